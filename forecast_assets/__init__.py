@@ -1,0 +1,1 @@
+"""Forecast 2.0: GreenAndCoop's weather observations as Dagster software-defined assets."""
