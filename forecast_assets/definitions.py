@@ -1,0 +1,23 @@
+"""The Dagster code location: Forecast 2.0's assets, jobs and resources, assembled."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import dagster as dg
+
+from forecast_assets.jobs import weather_pipeline_job
+from forecast_assets.raw.assets import raw_assets
+from forecast_assets.resources import resources_for
+
+
+def build_defs(resource_overrides: Mapping[str, Any] | None = None, env: str | None = None) -> dg.Definitions:
+    """All definitions, with the environment's resources; tests and CLIs override some by key."""
+    return dg.Definitions(
+        assets=[*raw_assets],
+        jobs=[weather_pipeline_job],
+        resources={**resources_for(env), **(resource_overrides or {})},
+    )
+
+
+defs = build_defs()

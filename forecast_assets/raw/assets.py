@@ -1,0 +1,113 @@
+"""Raw station assets: one daily-partitioned asset per source, built by one factory."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import dagster as dg
+import pandas as pd
+
+from forecast_assets.partitions import RAW_SOURCES, daily_partitions, ddmmyy, partition_day
+from forecast_assets.raw.records import RawBatch
+from forecast_assets.staging import StagingZone
+
+#: Resource key of each raw source's reader, and the file name its day is landed under.
+SOURCE_RESOURCE_KEYS: dict[str, str] = {"BE": "wu_be", "FR": "wu_fr", "InfoClimat": "infoclimat"}
+LANDED_FILE_NAMES: dict[str, str] = {"BE": "IICHTE19", "FR": "ILAMAD25", "InfoClimat": "infoclimat"}
+#: Concurrency pool of sources behind a rate-limited API.
+INFOCLIMAT_POOL = "infoclimat_api"
+
+
+def raw_asset_key(source: str) -> dg.AssetKey:
+    """The asset key of a raw source, e.g. ``raw/BE``."""
+    return dg.AssetKey(["raw", source])
+
+
+def landed_key(source: str, partition_key: str) -> str:
+    """Staging key of a source's landed day: ``raw/<source>/<DDMMYY>/<file>.jsonl``."""
+    return f"raw/{source}/{ddmmyy(partition_day(partition_key))}/{LANDED_FILE_NAMES[source]}.jsonl"
+
+
+def rejects_key(source: str, partition_key: str) -> str:
+    """Staging key of a source's rejected records for a day: ``raw/_rejects/<source>/<DDMMYY>/…``."""
+    return f"raw/_rejects/{source}/{ddmmyy(partition_day(partition_key))}/{LANDED_FILE_NAMES[source]}.jsonl"
+
+
+def land_batch(staging: StagingZone, source: str, partition_key: str, batch: RawBatch) -> dict:
+    """Write a day's rows (and rejects, if any) to the staging zone; a summary row for metadata."""
+    uri = staging.write_jsonl(landed_key(source, partition_key), batch.rows)
+    rejected_at = rejects_key(source, partition_key)
+    if batch.rejects:
+        staging.write_jsonl(rejected_at, batch.rejects)
+    elif staging.exists(rejected_at):  # a re-run that rejects nothing must not leave stale rejects
+        staging.delete(rejected_at)
+    return {
+        "partition": partition_key,
+        "rows": len(batch.rows),
+        "rejected": len(batch.rejects),
+        "without_rows": ", ".join(batch.notes.get("stations_without_rows", [])),
+        "uri": uri,
+    }
+
+
+def _preview(batch: RawBatch, rows: int = 5) -> str:
+    if not batch.rows:
+        return "_no rows_"
+    return pd.DataFrame(batch.rows[:rows]).to_markdown(index=False)
+
+
+def build_raw_asset(source: str) -> dg.AssetsDefinition:
+    """The raw asset of one source: each partition is that source's day, landed unchanged."""
+    resource_key = SOURCE_RESOURCE_KEYS[source]
+
+    @dg.asset(
+        key=raw_asset_key(source),
+        group_name="raw",
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        required_resource_keys={resource_key, "staging"},
+        pool=INFOCLIMAT_POOL if source == "InfoClimat" else None,
+        kinds={"python", "json"},
+        description=(
+            f"{source} observations of one day, landed unchanged (original field names and text) "
+            f"as JSONL at `raw/{source}/<DDMMYY>/{LANDED_FILE_NAMES[source]}.jsonl`, with ingestion "
+            "lineage; unreadable records go to `raw/_rejects/` with their reason."
+        ),
+    )
+    def _raw(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        reader = getattr(context.resources, resource_key)
+        staging: StagingZone = context.resources.staging
+        ingested_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        summaries, last_batch = [], None
+        for partition_key in context.partition_keys:  # one day in memory at a time
+            batch = reader.fetch_day(partition_day(partition_key), ingested_at)
+            summaries.append(land_batch(staging, source, partition_key, batch))
+            last_batch = batch
+            context.log.info(
+                f"{source} {partition_key}: {len(batch.rows)} rows landed, {len(batch.rejects)} rejected"
+            )
+            if not batch.rows:
+                context.log.warning(f"{source} {partition_key}: the source has ZERO rows for this day")
+            elif batch.notes.get("stations_without_rows"):
+                context.log.warning(
+                    f"{source} {partition_key}: no rows for {batch.notes['stations_without_rows']}"
+                )
+        table = pd.DataFrame(summaries)
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": int(table["rows"].sum()),
+                "rows_rejected": int(table["rejected"].sum()),
+                "zero_row_partitions": dg.MetadataValue.json(
+                    table.loc[table["rows"] == 0, "partition"].tolist()
+                ),
+                "source": reader.describe(),
+                "path": dg.MetadataValue.path(summaries[-1]["uri"]),
+                "partitions": dg.MetadataValue.md(table.to_markdown(index=False)),
+                "preview": dg.MetadataValue.md(_preview(last_batch)),
+            }
+        )
+
+    return _raw
+
+
+raw_assets = [build_raw_asset(source) for source in RAW_SOURCES]
