@@ -1,0 +1,47 @@
+# Forecast 2.0 — the two commands of the README, and a few more.
+#   make demo   set everything up, materialize the sample week on the embedded default
+#   make test   set everything up, run the whole test suite (what CI runs)
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STATE := $(CURDIR)/.forecast
+export DAGSTER_HOME ?= $(STATE)/dagster_home
+SAMPLE_WEEK ?= 2024-10-01...2024-10-07
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-fast ui install sample-data clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[local,test]"
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	mkdir -p "$(DAGSTER_HOME)"
+	cd $(CURDIR) && $(BIN)/dagster asset materialize -m forecast_assets.definitions \
+		--select '*' --partition-range $(SAMPLE_WEEK)
+	@echo
+	@echo "Sample week $(SAMPLE_WEEK) materialized."
+	@echo "  staging zone:  $(STATE)/staging/raw/<source>/<DDMMYY>/*.jsonl  (rejects under raw/_rejects/)"
+	@echo "  run history:   DAGSTER_HOME=$(DAGSTER_HOME)"
+	@echo "  open the UI:   make ui   (then http://127.0.0.1:3000)"
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not integration" $(PYTEST_ARGS)
+
+ui: install
+	mkdir -p "$(DAGSTER_HOME)"
+	$(BIN)/dagster dev -w workspace.yaml
+
+sample-data: install
+	$(BIN)/python -m forecast_assets.sample_data.generate
+
+clean:
+	rm -rf $(STATE)
