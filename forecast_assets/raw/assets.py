@@ -1,7 +1,5 @@
 """Raw station assets: one daily-partitioned asset per source, built by one factory."""
 
-from __future__ import annotations
-
 from datetime import datetime, timezone
 
 import dagster as dg
