@@ -6,7 +6,8 @@ import dagster as dg
 import pandas as pd
 
 from forecast_assets.partitions import RAW_SOURCES, daily_partitions, ddmmyy, partition_day
-from forecast_assets.raw.records import RawBatch
+from forecast_assets.raw.infoclimat import InfoClimatError
+from forecast_assets.raw.records import RawBatch, SourceUnavailableError
 from forecast_assets.staging import StagingZone
 
 #: Resource key of each raw source's reader, and the file name its day is landed under.
@@ -78,7 +79,13 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
         ingested_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         summaries, last_batch = [], None
         for partition_key in context.partition_keys:  # one day in memory at a time
-            batch = reader.fetch_day(partition_day(partition_key), ingested_at)
+            try:
+                batch = reader.fetch_day(partition_day(partition_key), ingested_at)
+            except (SourceUnavailableError, InfoClimatError) as error:
+                raise dg.Failure(
+                    description=f"raw/{source} partition {partition_key}: {error}",
+                    metadata={"source": reader.describe(), "partition": partition_key},
+                ) from error
             summaries.append(land_batch(staging, source, partition_key, batch))
             last_batch = batch
             context.log.info(

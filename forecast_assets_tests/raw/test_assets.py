@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 
 from forecast_assets.definitions import build_defs
-from forecast_assets.raw.assets import landed_key, raw_asset_key, rejects_key
+from forecast_assets.raw.assets import build_raw_asset, landed_key, raw_asset_key, rejects_key
 from forecast_assets.raw.infoclimat import InfoClimatResponseFile
 from forecast_assets.raw.wunderground import WU_COLUMNS, WundergroundSource
 from forecast_assets.sample_data import BE_WORKBOOK, FR_WORKBOOK, INFOCLIMAT_RESPONSE
@@ -57,7 +57,7 @@ def test_sample_week_lands_all_21_partitions(staging):
     metadata = materializations[0].metadata
     assert metadata["dagster/row_count"].value == 1143
     assert metadata["zero_row_partitions"].value == WEEK[:4]
-    assert "07015" in metadata["preview"].value
+    assert "dh_utc" in metadata["preview"].value
 
 
 @pytest.mark.integration
@@ -93,11 +93,7 @@ def test_bad_rows_go_to_rejects_and_reruns_leave_no_stale_rejects(tmp_path, stag
     rows = [wu_row(time(0, 4)), wu_row("not a time"), wu_row(time(0, 14))]
     workbook = write_workbook(tmp_path / "wb.xlsx", {"011024": rows})
     resources = {"staging": staging, "wu_be": WundergroundSource(station_id="IICHTE19", location=str(workbook))}
-    defs = build_defs(resource_overrides=resources, env="local")
-
-    result = dg.materialize(
-        [defs.resolve_assets_def(raw_asset_key("BE"))], resources=resources, partition_key="2024-10-01"
-    )
+    result = dg.materialize([build_raw_asset("BE")], resources=resources, partition_key="2024-10-01")
 
     metadata = result.asset_materializations_for_node("raw__BE")[0].metadata
     assert metadata["dagster/row_count"].value == 2 and metadata["rows_rejected"].value == 1
@@ -106,7 +102,7 @@ def test_bad_rows_go_to_rejects_and_reruns_leave_no_stale_rejects(tmp_path, stag
     assert rejected["_source_position"] == "sheet=011024 row=3"
 
     write_workbook(workbook, {"011024": [wu_row(time(0, 4))]})
-    dg.materialize([defs.resolve_assets_def(raw_asset_key("BE"))], resources=resources, partition_key="2024-10-01")
+    dg.materialize([build_raw_asset("BE")], resources=resources, partition_key="2024-10-01")
     assert not staging.exists(rejects_key("BE", "2024-10-01"))
     assert len(staging.read_jsonl(landed_key("BE", "2024-10-01"))) == 1
 
@@ -114,21 +110,15 @@ def test_bad_rows_go_to_rejects_and_reruns_leave_no_stale_rejects(tmp_path, stag
 def test_missing_sheet_fails_naming_source_day_and_place(tmp_path, staging):
     workbook = write_workbook(tmp_path / "wb.xlsx", {"021024": [wu_row(time(0, 4))]})
     resources = {"staging": staging, "wu_fr": WundergroundSource(station_id="ILAMAD25", location=str(workbook))}
-    defs = build_defs(resource_overrides=resources, env="local")
-
-    with pytest.raises(Exception, match=r"wb.xlsx has no sheet '011024' for 2024-10-01"):
-        dg.materialize([defs.resolve_assets_def(raw_asset_key("FR"))], resources=resources, partition_key="2024-10-01")
+    with pytest.raises(Exception, match=r"raw/FR partition 2024-10-01: workbook .*wb.xlsx has no sheet '011024' for 2024-10-01"):
+        dg.materialize([build_raw_asset("FR")], resources=resources, partition_key="2024-10-01")
     assert not staging.exists(landed_key("FR", "2024-10-01"))
 
 
 def test_missing_infoclimat_response_fails_naming_path(tmp_path, staging):
     resources = {"staging": staging, "infoclimat": InfoClimatResponseFile(path=str(tmp_path / "nope.json"))}
-    defs = build_defs(resource_overrides=resources, env="local")
-
-    with pytest.raises(Exception, match="nope.json"):
-        dg.materialize(
-            [defs.resolve_assets_def(raw_asset_key("InfoClimat"))], resources=resources, partition_key="2024-10-05"
-        )
+    with pytest.raises(Exception, match=r"raw/InfoClimat partition 2024-10-05: .*nope.json"):
+        dg.materialize([build_raw_asset("InfoClimat")], resources=resources, partition_key="2024-10-05")
 
 
 def test_sample_files_are_the_default_sources():
