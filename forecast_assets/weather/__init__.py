@@ -1,0 +1,1 @@
+"""weather_data: the unified, converted, UTC-timestamped, de-duplicated dataset and its checks."""
