@@ -333,6 +333,19 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
 
+    # The code server and run subprocesses inherit fds 1/2 and are chatty: send them to a log
+    # file while the scenarios run, keep our own stdout for the tables.
+    import sys
+    import tempfile
+
+    log_fd, log_path = tempfile.mkstemp(prefix="partition_backfill_", suffix=".log")
+    real_stdout = os.fdopen(os.dup(1), "w", buffering=1)
+    real_stderr = os.fdopen(os.dup(2), "w", buffering=1)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    sys.stdout = real_stdout
+    print(f"(subprocess output goes to {log_path})", file=real_stderr)
+
     results = []
     for design, sid, desc, selection, pnames in SCENARIOS:
         reps = [run_scenario(design, selection, pnames) for _ in range(args.repeat)]
@@ -343,7 +356,7 @@ def main() -> None:
             r["wall_min"], r["wall_max"] = walls[0], walls[-1]
             r["runs_per_rep"] = [len(x["runs"]) for x in reps]
         results.append({"design": design, "scenario": sid, "desc": desc, **r})
-        print(f"... done {design}{sid} ({desc})", flush=True)
+        print(f"... done {design}{sid} ({desc})", file=real_stderr)
 
     print("\n## Summary (DefaultRunLauncher, backfill driven by execute_backfill_iteration)\n")
     print(f"(wall s = median of {args.repeat} repetition(s), [min-max]; keys = partition keys materialized)\n")
