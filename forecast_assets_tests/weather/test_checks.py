@@ -1,0 +1,275 @@
+"""weather_data checks, called directly on frames built in the contract: one pass, one failure each."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast_assets.stations import STATIONS
+from forecast_assets.weather.checks import (
+    COMPLETENESS,
+    COVERAGE_THRESHOLD,
+    RECONCILIATION,
+    SCHEMA_CONFORMANCE,
+    UNIQUE_STATION_TIMESTAMP,
+    Accounting,
+    CheckOutcome,
+    check_partition,
+    combine,
+    expected_slots,
+    station_window,
+    weather_check_specs,
+)
+from forecast_assets.weather.schema import COLUMNS, MEASURE_COLUMNS, TIMESTAMP_DTYPE, WeatherData
+
+DAY = "2024-10-02"
+#: What every test station "measures"; precip_1h_mm is sparse by design and never null-rate checked.
+MEASURED: dict[str, list[str]] = {
+    sid: ["temperature_c", "humidity_pct", "pressure_hpa", "precip_1h_mm"] for sid in STATIONS
+}
+
+
+def make_frame(timestamps: Mapping[str, Sequence]) -> pd.DataFrame:
+    """A valid contract frame: one row per (station, timestamp), plausible temperature/humidity/pressure."""
+    parts = []
+    for sid, stamps in timestamps.items():
+        s = STATIONS[sid]
+        ts = pd.Series(pd.DatetimeIndex(stamps, tz="UTC").as_unit("us"))
+        n = len(ts)
+        part = pd.DataFrame({
+            "station_id": pd.Series([sid] * n, dtype="str"),
+            "station_name": pd.Series([s.name] * n, dtype="str"),
+            "source": pd.Series([s.source] * n, dtype="str"),
+            "latitude": float(s.latitude), "longitude": float(s.longitude),
+            "elevation_m": float(s.elevation_m), "timestamp": ts,
+        })
+        for column in MEASURE_COLUMNS:
+            part[column] = np.nan
+        part["temperature_c"] = 10.0 + 5 * np.sin(np.linspace(0, 3, n))
+        part["humidity_pct"] = 80.0
+        part["pressure_hpa"] = 1015.0
+        part["weather_code"] = pd.array([pd.NA] * n, dtype="Int64")
+        parts.append(part)
+    frame = pd.concat(parts, ignore_index=True) if parts else make_frame({"07015": []})
+    frame["timestamp"] = frame["timestamp"].astype(TIMESTAMP_DTYPE)
+    return frame[COLUMNS]
+
+
+def day_slots(station_id: str, partition_key: str = DAY) -> pd.DatetimeIndex:
+    """Every expected timestamp of a station's window for the day."""
+    start, end = station_window(STATIONS[station_id], partition_key)
+    return pd.date_range(start, end, freq=STATIONS[station_id].cadence, inclusive="left")
+
+
+def full_day(partition_key: str = DAY, stations: Sequence[str] = tuple(STATIONS)) -> pd.DataFrame:
+    return make_frame({sid: day_slots(sid, partition_key) for sid in stations})
+
+
+def accounting_for(frame: pd.DataFrame, rejected: Mapping[str, int] = {},
+                   duplicates: Mapping[str, int] = {}) -> Accounting:
+    """The accounting that balances for ``frame`` (plus the given rejects and dropped duplicates)."""
+    out = {str(k): int(v) for k, v in frame.groupby("station_id").size().items()}
+    stations = set(out) | set(rejected) | set(duplicates)
+    return Accounting(
+        raw_rows={s: out.get(s, 0) + rejected.get(s, 0) + duplicates.get(s, 0) for s in stations},
+        output_rows=out, rejected=dict(rejected), duplicates_dropped=dict(duplicates),
+    )
+
+
+def run_checks(frame: pd.DataFrame, accounting: Accounting | None = None,
+               partition_key: str = DAY) -> dict[str, CheckOutcome]:
+    outcomes = check_partition(partition_key, frame, accounting or accounting_for(frame), MEASURED)
+    return {o.name: o for o in outcomes}
+
+
+def test_the_helper_builds_a_frame_in_the_contract():
+    WeatherData.validate(full_day())
+    WeatherData.validate(make_frame({}))
+
+
+def test_a_complete_valid_day_passes_every_check():
+    outcomes = run_checks(full_day(), accounting_for(full_day(), rejected={"unknown": 2, "07015": 1},
+                                                     duplicates={"IICHTE19": 3}))
+    assert [o.name for o in outcomes.values()] == [SCHEMA_CONFORMANCE, UNIQUE_STATION_TIMESTAMP,
+                                                   COMPLETENESS, RECONCILIATION]
+    assert all(o.passed for o in outcomes.values()), {n: o.summary for n, o in outcomes.items()}
+    assert outcomes[COMPLETENESS].details["coverage"] == {sid: 1.0 for sid in STATIONS}
+    assert outcomes[COMPLETENESS].severity == "WARN"
+    assert outcomes[SCHEMA_CONFORMANCE].severity == "ERROR"
+    json.dumps([asdict(o) for o in outcomes.values()])
+
+
+def test_schema_conformance_fails_on_80_degrees_naming_temperature():
+    frame = full_day(stations=["07015"])
+    frame.loc[5, "temperature_c"] = 80.0
+    outcome = run_checks(frame)[SCHEMA_CONFORMANCE]
+    assert not outcome.passed
+    assert outcome.details["failures_by_column"] == {"temperature_c": 1}
+    assert outcome.details["failures_by_check"] == {"less_than_or_equal_to(60)": 1}
+    assert outcome.details["counts"]["failure_count"] == 1
+    [row] = outcome.details["failing_rows_sample"]
+    assert row["temperature_c"] == 80.0 and row["station_id"] == "07015"
+    assert "temperature_c" in outcome.summary
+    json.dumps(asdict(outcome))
+
+
+def test_schema_conformance_sample_stays_small():
+    frame = full_day(stations=["IICHTE19"])
+    frame["humidity_pct"] = 150.0
+    outcome = run_checks(frame)[SCHEMA_CONFORMANCE]
+    assert outcome.details["failures_by_column"] == {"humidity_pct": len(frame)}
+    assert len(outcome.details["failing_rows_sample"]) == 20
+    assert len(outcome.details["failure_cases_sample"]) == 20
+
+
+def test_schema_conformance_fails_on_a_column_outside_the_contract():
+    outcome = run_checks(full_day(stations=["07015"]).assign(extra=1.0))[SCHEMA_CONFORMANCE]
+    assert not outcome.passed
+    json.dumps(asdict(outcome))
+
+
+def test_unique_station_timestamp_fails_on_a_duplicated_key():
+    frame = full_day(stations=["07015", "00052"])
+    frame = pd.concat([frame, frame.iloc[[3]]], ignore_index=True)
+    outcome = run_checks(frame)[UNIQUE_STATION_TIMESTAMP]
+    assert not outcome.passed
+    assert outcome.details["counts"]["duplicate_count"] == 1
+    assert outcome.details["duplicates_per_station"] == {"07015": 1}
+    assert len(outcome.details["sample"]) == 2
+    assert {r["station_id"] for r in outcome.details["sample"]} == {"07015"}
+
+
+def test_completeness_passes_a_missing_hour_but_fails_three_missing_hours():
+    slots = day_slots("00052")
+    one_hour = run_checks(make_frame({**{s: day_slots(s) for s in STATIONS}, "00052": slots[6:]}))
+    assert one_hour[COMPLETENESS].passed
+    assert one_hour[COMPLETENESS].details["coverage"]["00052"] == round(138 / 144, 4)
+
+    outcome = run_checks(make_frame({**{s: day_slots(s) for s in STATIONS}, "00052": slots[18:]}))[COMPLETENESS]
+    assert not outcome.passed
+    assert outcome.severity == "WARN"
+    assert outcome.details["stations_below_coverage"] == ["00052"]
+    assert outcome.details["coverage"]["00052"] == round(126 / 144, 4) < COVERAGE_THRESHOLD
+    assert "00052" in outcome.summary
+
+
+def test_completeness_fails_a_station_with_no_rows():
+    outcome = run_checks(full_day(stations=[s for s in STATIONS if s != "ILAMAD25"]))[COMPLETENESS]
+    assert not outcome.passed
+    assert outcome.details["coverage"]["ILAMAD25"] == 0.0
+    assert outcome.details["stations_below_coverage"] == ["ILAMAD25"]
+
+
+def test_completeness_checks_null_rates_of_measured_non_sparse_columns_only():
+    frame = full_day()
+    frame["precip_1h_mm"] = np.nan  # sparse by design
+    assert run_checks(frame)[COMPLETENESS].passed  # and the unmeasured columns are all null
+    frame.loc[frame["station_id"] == "07015", "humidity_pct"] = np.nan
+    outcome = run_checks(frame)[COMPLETENESS]
+    assert not outcome.passed
+    assert outcome.details["stations_below_coverage"] == []
+    assert outcome.details["null_rate_failures"] == [
+        {"station_id": "07015", "column": "humidity_pct", "null_rate": 1.0, "max_null_rate": 0.1}]
+
+
+@pytest.mark.parametrize(("station_id", "day", "slots"), [
+    ("IICHTE19", "2024-10-27", 300),  # DST fallback: the local day lasts 25 h
+    ("ILAMAD25", "2025-03-30", 276),  # DST spring forward: 23 h
+    ("IICHTE19", "2024-10-02", 288),
+    ("00052", "2024-10-27", 144),  # InfoClimat: the UTC day
+    ("07015", "2024-10-27", 24),
+])
+def test_expected_slots(station_id, day, slots):
+    assert expected_slots(STATIONS[station_id], day) == slots
+
+
+def test_a_full_dst_fallback_day_is_complete():
+    outcome = run_checks(full_day("2024-10-27"), partition_key="2024-10-27")[COMPLETENESS]
+    assert outcome.passed
+    table = {r["station_id"]: r for r in outcome.details["table"]}
+    assert table["IICHTE19"]["filled_slots"] == table["IICHTE19"]["expected_slots"] == 300
+    start, end = station_window(STATIONS["IICHTE19"], "2024-10-27")
+    assert (start.isoformat(), end.isoformat()) == ("2024-10-26T22:00:00+00:00", "2024-10-27T23:00:00+00:00")
+
+
+def test_reconciliation_fails_when_rows_go_missing_naming_the_station():
+    frame = full_day(stations=["07015", "00052"])
+    accounting = accounting_for(frame, rejected={"07015": 2})
+    accounting.raw_rows["07015"] += 1  # a row neither output, rejected nor dropped
+    outcome = run_checks(frame, accounting)[RECONCILIATION]
+    assert not outcome.passed
+    assert outcome.severity == "ERROR"
+    assert outcome.details["unreconciled_stations"] == ["07015"]
+    assert "07015: raw 27 != output 24 + rejected 2 + duplicates 0" in outcome.summary
+
+
+def test_reconciliation_fails_when_output_differs_from_the_frame():
+    frame = full_day(stations=["07015"])
+    accounting = accounting_for(frame)
+    outcome = run_checks(frame.iloc[1:], accounting)[RECONCILIATION]
+    assert not outcome.passed
+    [row] = outcome.details["table"]
+    assert (row["output_rows"], row["frame_rows"], row["matches_frame"]) == (24, 23, False)
+
+
+def test_specs_declare_blocking_for_hard_rules_only():
+    specs = {s.name: s for s in weather_check_specs(dg.AssetKey("weather_data"))}
+    assert list(specs) == [SCHEMA_CONFORMANCE, UNIQUE_STATION_TIMESTAMP, COMPLETENESS, RECONCILIATION]
+    assert {n: s.blocking for n, s in specs.items()} == {
+        SCHEMA_CONFORMANCE: True, UNIQUE_STATION_TIMESTAMP: True, COMPLETENESS: False, RECONCILIATION: True}
+    assert all(s.asset_key == dg.AssetKey("weather_data") for s in specs.values())
+
+
+def test_combine_fails_a_check_when_one_partition_fails():
+    good = full_day("2024-10-01")
+    bad = full_day("2024-10-02")
+    bad.loc[0, "temperature_c"] = 80.0
+    results = {r.check_name: r for r in combine({
+        "2024-10-02": check_partition("2024-10-02", bad, accounting_for(bad), MEASURED),
+        "2024-10-01": check_partition("2024-10-01", good, accounting_for(good), MEASURED),
+    })}
+    assert list(results) == [SCHEMA_CONFORMANCE, UNIQUE_STATION_TIMESTAMP, COMPLETENESS, RECONCILIATION]
+    schema = results[SCHEMA_CONFORMANCE]
+    assert not schema.passed
+    assert schema.severity == dg.AssetCheckSeverity.ERROR
+    assert schema.metadata["failed_partitions"].value == ["2024-10-02"]
+    assert schema.metadata["partitions_checked"] == dg.MetadataValue.int(2)
+    assert schema.metadata["failure_count"] == dg.MetadataValue.int(1)
+    assert "temperature_c" in schema.metadata["failure_details"].value["2024-10-02"]["failures_by_column"]
+    rows = [line.split("|")[1:3] for line in schema.metadata["summary"].value.splitlines()[2:]]
+    assert [[cell.strip() for cell in row] for row in rows] == [["2024-10-01", "True"], ["2024-10-02", "False"]]
+    assert all(results[n].passed for n in (UNIQUE_STATION_TIMESTAMP, COMPLETENESS, RECONCILIATION))
+    completeness = results[COMPLETENESS]
+    assert completeness.severity == dg.AssetCheckSeverity.WARN
+    assert completeness.metadata["failed_partitions"].value == []
+    assert "#### 2024-10-01" in completeness.metadata["per_partition"].value
+    assert "IICHTE19" in completeness.metadata["per_partition"].value
+
+
+def test_combined_results_are_recorded_by_an_asset_and_block_downstream():
+    frame = full_day(stations=["07015"])
+    frame.loc[0, "temperature_c"] = 80.0
+    key = dg.AssetKey("weather_data")
+
+    @dg.asset(key=key, check_specs=weather_check_specs(key))
+    def weather_data():
+        outcomes = check_partition(DAY, frame, accounting_for(frame), MEASURED)
+        return dg.MaterializeResult(check_results=combine({DAY: outcomes}))
+
+    @dg.asset(deps=[weather_data])
+    def downstream():
+        return 1
+
+    result = dg.materialize([weather_data, downstream], raise_on_error=False)
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not evaluations[SCHEMA_CONFORMANCE].passed
+    assert not evaluations[COMPLETENESS].passed  # five stations have no rows at all
+    assert evaluations[RECONCILIATION].passed
+    assert not result.success  # a failed blocking check stops the downstream asset
+    assert dg.AssetKey("downstream") not in {m.asset_key for m in result.get_asset_materialization_events()}
