@@ -1,0 +1,162 @@
+"""The weather_data asset: each day's raw partitions unified into the contract, checked and reported."""
+
+from collections import Counter
+from dataclasses import dataclass
+
+import dagster as dg
+import pandas as pd
+
+from forecast_assets.partitions import RAW_SOURCES, daily_partitions, ddmmyy, partition_day
+from forecast_assets.raw.assets import landed_key, raw_asset_key
+from forecast_assets.staging import StagingZone
+from forecast_assets.stations import STATIONS, stations_of
+from forecast_assets.weather.checks import Accounting, CheckOutcome, check_partition, combine, weather_check_specs
+from forecast_assets.weather.quality import build_quality_report, report_markdown, temperature_plot_markdown
+from forecast_assets.weather.schema import COLUMNS
+from forecast_assets.weather.transform import (
+    Transformed,
+    deduplicate,
+    measured_columns,
+    transform_infoclimat,
+    transform_wunderground,
+)
+
+WEATHER_DATA = dg.AssetKey("weather_data")
+#: Partition D of weather_data reads partition D of every raw source.
+RAW_PARTITION_MAPPING = dg.IdentityPartitionMapping()
+UNKNOWN_STATION = "unknown"
+MEASURED = {station_id: measured_columns(station_id) for station_id in STATIONS}
+
+
+def dataset_key(partition_key: str) -> str:
+    """Staging key of a day's dataset: ``Transform/<DDMMYY>/weather_data.jsonl``."""
+    return f"Transform/{ddmmyy(partition_day(partition_key))}/weather_data.jsonl"
+
+
+def quality_key(partition_key: str) -> str:
+    """Staging key of a day's quality report."""
+    return f"Transform/{ddmmyy(partition_day(partition_key))}/weather_data.quality.json"
+
+
+def rejects_key(partition_key: str) -> str:
+    """Staging key of the raw rows a day's transform rejected, with their reasons."""
+    return f"Transform/{ddmmyy(partition_day(partition_key))}/weather_data.rejects.jsonl"
+
+
+def upstream_partition_keys(partition_key: str) -> list[str]:
+    """The raw partitions that feed one weather_data partition, per the partition mapping."""
+    result = RAW_PARTITION_MAPPING.get_upstream_mapped_partitions_result_for_partitions(
+        daily_partitions.subset_with_partition_keys([partition_key]), daily_partitions, daily_partitions
+    )
+    return sorted(result.partitions_subset.get_partition_keys())
+
+
+def _station_key(station_id: object) -> str:
+    return station_id if station_id in STATIONS else UNKNOWN_STATION
+
+
+def _transform_source(staging: StagingZone, source: str, raw_partition: str) -> tuple[Transformed, Counter]:
+    """One raw partition through its source's transform; the raw rows it held, per station."""
+    rows = staging.read_jsonl(landed_key(source, raw_partition))
+    if source == "InfoClimat":
+        return transform_infoclimat(rows), Counter(_station_key(r.get("id_station")) for r in rows)
+    [station] = stations_of(source)
+    day = partition_day(raw_partition)
+    return transform_wunderground(rows, station.station_id, day), Counter({station.station_id: len(rows)})
+
+
+@dataclass
+class Day:
+    """One weather_data partition, built."""
+
+    frame: pd.DataFrame
+    rejects: list[dict]
+    duplicates: pd.DataFrame
+    accounting: Accounting
+    outcomes: list[CheckOutcome]
+    report: dict
+
+
+def build_day(staging: StagingZone, partition_key: str) -> Day:
+    """Read, convert, de-duplicate and check one day; every raw row is output, rejected or a duplicate."""
+    frames, rejects, raw_rows = [], [], Counter()
+    for source in RAW_SOURCES:
+        for raw_partition in upstream_partition_keys(partition_key):
+            transformed, read = _transform_source(staging, source, raw_partition)
+            frames.append(transformed.frame)
+            rejects.extend(transformed.rejects)
+            raw_rows.update(read)
+    combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    frame, duplicates = deduplicate(combined)
+    accounting = Accounting(
+        raw_rows=dict(raw_rows),
+        output_rows=dict(Counter(frame["station_id"])),
+        rejected=dict(Counter(_station_key(r.get("station_id")) for r in rejects)),
+        duplicates_dropped=dict(Counter(duplicates["station_id"])),
+    )
+    outcomes = check_partition(partition_key, frame, accounting, MEASURED)
+    report = build_quality_report(partition_key, frame, accounting, rejects, duplicates, outcomes)
+    return Day(frame, rejects, duplicates, accounting, outcomes, report)
+
+
+def write_day(staging: StagingZone, partition_key: str, day: Day) -> str:
+    """Publish a day's dataset, quality report and rejects to the staging zone; the dataset's URI."""
+    text = day.frame.to_json(orient="records", lines=True, date_format="iso", date_unit="s")
+    uri = staging.write_bytes(dataset_key(partition_key), text.encode("utf-8"))
+    staging.write_json(quality_key(partition_key), day.report)
+    if day.rejects:
+        staging.write_jsonl(rejects_key(partition_key), day.rejects)
+    elif staging.exists(rejects_key(partition_key)):
+        staging.delete(rejects_key(partition_key))
+    return uri
+
+
+@dg.asset(
+    key=WEATHER_DATA,
+    group_name="weather",
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[dg.AssetDep(raw_asset_key(s), partition_mapping=RAW_PARTITION_MAPPING) for s in RAW_SOURCES],
+    check_specs=weather_check_specs(WEATHER_DATA),
+    kinds={"pandas", "pandera"},
+    description=(
+        "One row per (station_id, timestamp) for every station, in metric units with UTC timestamps, "
+        "de-duplicated; partition D holds the WU sheets of local day D and InfoClimat's UTC day D. "
+        "Written to `Transform/<DDMMYY>/weather_data.jsonl` with its `weather_data.quality.json`."
+    ),
+)
+def weather_data(context: dg.AssetExecutionContext, staging: StagingZone) -> dg.MaterializeResult:
+    """The data scientists' dataset, one day at a time (bounded memory across a backfill range)."""
+    outcomes_by_partition, per_station, uri, last = {}, [], "", None
+    for partition_key in context.partition_keys:
+        day = build_day(staging, partition_key)
+        uri = write_day(staging, partition_key, day)
+        outcomes_by_partition[partition_key] = day.outcomes
+        per_station.extend(
+            {"partition": partition_key, "station_id": station, "raw": day.accounting.raw_rows.get(station, 0),
+             "output": day.accounting.output_rows.get(station, 0),
+             "rejected": day.accounting.rejected.get(station, 0),
+             "duplicates": day.accounting.duplicates_dropped.get(station, 0)}
+            for station in sorted(set(day.accounting.raw_rows) | set(STATIONS))
+        )
+        context.log.info(
+            f"weather_data {partition_key}: {len(day.frame)} rows, {len(day.rejects)} rejected, "
+            f"{len(day.duplicates)} duplicates dropped"
+        )
+        last = (partition_key, day)
+    table = pd.DataFrame(per_station)
+    partition_key, day = last
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": int(table["output"].sum()),
+            "rows_rejected": int(table["rejected"].sum()),
+            "duplicates_dropped": int(table["duplicates"].sum()),
+            "path": dg.MetadataValue.path(uri),
+            "quality_report": dg.MetadataValue.path(staging.uri(quality_key(partition_key))),
+            "rows_per_station": dg.MetadataValue.md(table.to_markdown(index=False)),
+            "preview": dg.MetadataValue.md(day.frame.head(5).to_markdown(index=False)),
+            "quality": dg.MetadataValue.md(report_markdown(day.report)),
+            "temperature": dg.MetadataValue.md(temperature_plot_markdown(day.frame)),
+        },
+        check_results=combine(outcomes_by_partition),
+    )
