@@ -26,7 +26,8 @@ demo: install
 		--select '*' --partition-range $(SAMPLE_WEEK)
 	@echo
 	@echo "Sample week $(SAMPLE_WEEK) materialized."
-	@echo "  staging zone:  $(STATE)/staging/raw/<source>/<DDMMYY>/*.jsonl  (rejects under raw/_rejects/)"
+	@echo "  raw landing:   $(STATE)/staging/raw/<source>/<DDMMYY>/*.jsonl  (rejects under raw/_rejects/)"
+	@echo "  weather_data:  $(STATE)/staging/Transform/<DDMMYY>/weather_data.jsonl + .quality.json"
 	@echo "  run history:   DAGSTER_HOME=$(DAGSTER_HOME)"
 	@echo "  open the UI:   make ui   (then http://127.0.0.1:3000)"
 
