@@ -1,0 +1,218 @@
+"""Contract frames → BSON-native documents, and the collection validator derived from the Pandera model.
+
+Decisions, in one place:
+
+* **One document per (station_id, timestamp)** with the contract's column names as field names, so
+  notebooks read the same names and units from MongoDB as from the frame.
+* **Absent measures are omitted, not stored as null.** Each source measures a different subset of
+  the 17 measures (InfoClimat has no UV or solar radiation, Weather Underground has no cloud cover
+  or visibility), so most rows would carry several nulls; omitting them keeps documents small and
+  lets the validator say simply "if present, a double within range" (no ``null`` branch a writer
+  could abuse). Readers lose nothing: ``{"uv_index": null}`` still matches missing fields, and
+  ``pd.DataFrame(list(cursor))`` turns missing keys back into NaN. Loading ``$unset``\\ s the absent
+  measures (see :func:`document_groups`), so a value that became absent upstream disappears too.
+* **``_id`` is a server-generated ObjectId; the natural key is enforced by a unique index** on
+  ``(station_id, timestamp)``. Upserts filter on that key, which is a single lookup in the unique
+  index; a key-derived ``_id`` would not remove that index (the "one station over a time range"
+  queries need it anyway), so it would be a second encoding of the key to keep in sync for nothing.
+* **Types**: ``timestamp`` → tz-aware UTC ``datetime`` (BSON date; BSON keeps milliseconds, so
+  sub-millisecond parts are truncated by the driver — observations are minute-aligned), float
+  columns → ``float``, ``weather_code`` → ``int``, strings → ``str``. No NaN, NaT, ``pd.NA`` or
+  numpy scalars ever reach the driver.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.dtypes as pa_dtypes
+
+from forecast_assets.stations import STATIONS
+from forecast_assets.weather.schema import COLUMNS, WeatherData
+
+_SCHEMA = WeatherData.to_schema()
+#: Columns that may be null in the frame: omitted from the document when null.
+NULLABLE_COLUMNS: list[str] = [name for name, col in _SCHEMA.columns.items() if col.nullable]
+#: Columns every document carries.
+REQUIRED_COLUMNS: list[str] = [name for name, col in _SCHEMA.columns.items() if not col.nullable]
+
+
+@dataclasses.dataclass(frozen=True)
+class DocumentGroup:
+    """Rows of a frame that share the same set of absent (null) columns, as documents."""
+
+    positions: np.ndarray  # row positions in the source frame
+    absent: tuple[str, ...]  # nullable columns null in every row of the group
+    documents: list[dict[str, Any]]
+
+
+def _check_frame(frame: pd.DataFrame) -> None:
+    if list(frame.columns) != COLUMNS:
+        missing = [c for c in COLUMNS if c not in frame.columns]
+        extra = [c for c in frame.columns if c not in COLUMNS]
+        raise ValueError(
+            f"Frame does not match the WeatherData contract (missing {missing}, extra {extra}, "
+            "or columns out of order)"
+        )
+    nulls = frame[REQUIRED_COLUMNS].isna().sum()
+    if nulls.any():
+        raise ValueError(f"Null values in non-nullable contract columns: {nulls[nulls > 0].to_dict()}")
+
+
+def _native_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as an object-dtype frame of Python values (float, int, str, UTC datetime)."""
+    columns: dict[str, np.ndarray] = {}
+    for name, column in _SCHEMA.columns.items():
+        series = frame[name]
+        if pa_dtypes.is_datetime(column.dtype):
+            if not isinstance(series.dtype, pd.DatetimeTZDtype):
+                raise ValueError(f"Column {name!r} must be timezone-aware (UTC), got {series.dtype}")
+            series = series.dt.tz_convert("UTC")
+            columns[name] = np.asarray(series.dt.to_pydatetime(), dtype=object)
+        else:
+            # float64 → float, Int64 → int, str → str (numpy/pandas box to Python objects here).
+            columns[name] = series.to_numpy(dtype=object)
+    return pd.DataFrame(columns, dtype=object)
+
+
+def document_groups(frame: pd.DataFrame) -> Iterator[DocumentGroup]:
+    """The frame's rows as BSON-native documents, grouped by which nullable columns are absent.
+
+    Rows are grouped by their null pattern (vectorised: one bit per nullable column), so each group
+    is materialised with a single ``to_dict("records")`` over exactly its present columns; nothing
+    loops over rows in Python. Loading uses ``absent`` to ``$unset`` those fields.
+    """
+    _check_frame(frame)
+    if frame.empty:
+        return
+    natives = _native_frame(frame)
+    present = frame[NULLABLE_COLUMNS].notna().to_numpy()
+    codes = present.astype(np.int64) @ (np.int64(1) << np.arange(len(NULLABLE_COLUMNS), dtype=np.int64))
+    patterns, inverse = np.unique(codes, return_inverse=True)
+    for index, pattern in enumerate(patterns):
+        positions = np.flatnonzero(inverse == index)
+        absent = tuple(c for bit, c in enumerate(NULLABLE_COLUMNS) if not (int(pattern) >> bit) & 1)
+        fields = [c for c in COLUMNS if c not in absent]
+        documents = natives.iloc[positions][fields].to_dict("records")
+        yield DocumentGroup(positions=positions, absent=absent, documents=documents)
+
+
+def frame_to_documents(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """One BSON-native document per row, in the frame's row order, absent measures omitted."""
+    groups = list(document_groups(frame))
+    if not groups:
+        return []
+    documents = [doc for group in groups for doc in group.documents]
+    order = np.argsort(np.concatenate([group.positions for group in groups]), kind="stable")
+    return [documents[i] for i in order]
+
+
+# --- the validator -------------------------------------------------------------------------------
+
+
+def _bson_type(name: str, dtype: Any) -> str | list[str]:
+    if pa_dtypes.is_bool(dtype):
+        return "bool"
+    if pa_dtypes.is_int(dtype) or pa_dtypes.is_uint(dtype):
+        return ["int", "long"]
+    if pa_dtypes.is_float(dtype):
+        return "double"
+    if pa_dtypes.is_datetime(dtype):
+        return "date"
+    if pa_dtypes.is_string(dtype):
+        return "string"
+    raise ValueError(f"No BSON type for column {name!r} of dtype {dtype}")
+
+
+def _native(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _check_keywords(name: str, check: Any) -> dict[str, Any]:
+    """The $jsonSchema keywords equivalent to one Pandera check; ValueError if there is none."""
+    stats = check.statistics or {}
+    kind = check.name
+    if kind == "greater_than_or_equal_to":
+        return {"minimum": _native(stats["min_value"])}
+    if kind == "greater_than":
+        return {"minimum": _native(stats["min_value"]), "exclusiveMinimum": True}
+    if kind == "less_than_or_equal_to":
+        return {"maximum": _native(stats["max_value"])}
+    if kind == "less_than":
+        return {"maximum": _native(stats["max_value"]), "exclusiveMaximum": True}
+    if kind == "in_range":
+        keywords = {"minimum": _native(stats["min_value"]), "maximum": _native(stats["max_value"])}
+        if not stats.get("include_min", True):
+            keywords["exclusiveMinimum"] = True
+        if not stats.get("include_max", True):
+            keywords["exclusiveMaximum"] = True
+        return keywords
+    if kind == "isin":
+        return {"enum": [_native(v) for v in stats["allowed_values"]]}
+    if kind == "equal_to":
+        return {"enum": [_native(stats["value"])]}
+    if kind == "str_matches":
+        return {"pattern": str(stats["pattern"])}
+    raise ValueError(
+        f"Check {kind!r} on column {name!r} has no $jsonSchema equivalent: "
+        "teach forecast_assets.mongo.documents._check_keywords about it"
+    )
+
+
+def json_schema_validator() -> dict[str, Any]:
+    """The collection validator, ``{"$jsonSchema": …}``, derived from the ``WeatherData`` model.
+
+    Per column: ``bsonType`` from the dtype, ``minimum``/``maximum``/``enum``/``pattern`` from the
+    Field checks; non-nullable columns are ``required``. Nullable columns are optional and, when
+    present, must be non-null (absent measures are omitted, see the module docstring). The model's
+    ``strict`` becomes ``additionalProperties: false`` (plus ``_id``). The frame-level ``unique``
+    key is not expressible in $jsonSchema: the unique index enforces it.
+    """
+    properties: dict[str, Any] = {"_id": {"bsonType": "objectId"}}
+    for name, column in _SCHEMA.columns.items():
+        prop: dict[str, Any] = {"bsonType": _bson_type(name, column.dtype)}
+        for check in column.checks:
+            prop.update(_check_keywords(name, check))
+        if column.description:
+            prop["description"] = column.description
+        properties[name] = prop
+    schema: dict[str, Any] = {
+        "bsonType": "object",
+        "title": _SCHEMA.name or "WeatherData",
+        "required": list(REQUIRED_COLUMNS),
+        "properties": properties,
+    }
+    if _SCHEMA.strict is True:
+        schema["additionalProperties"] = False
+    return {"$jsonSchema": schema}
+
+
+# --- stations ------------------------------------------------------------------------------------
+
+
+def station_documents() -> list[dict[str, Any]]:
+    """One document per station of ``stations.py``, ``_id`` = station_id, with a GeoJSON ``location``.
+
+    ``location`` is a GeoJSON Point (``[longitude, latitude]``, the order GeoJSON and 2dsphere
+    indexes use); latitude and longitude are also kept as plain fields under the contract's names.
+    """
+    documents = []
+    for station in STATIONS.values():
+        fields = dataclasses.asdict(station)
+        cadence = fields.pop("cadence")
+        documents.append(
+            {
+                "_id": station.station_id,
+                **fields,
+                "latitude": float(station.latitude),
+                "longitude": float(station.longitude),
+                "elevation_m": float(station.elevation_m),
+                "cadence_s": int(cadence.total_seconds()),
+                "location": {"type": "Point", "coordinates": [station.longitude, station.latitude]},
+            }
+        )
+    return documents

