@@ -10,7 +10,9 @@ export DAGSTER_HOME ?= $(STATE)/dagster_home
 SAMPLE_WEEK ?= 2024-10-01...2024-10-07
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast ui install sample-data clean
+MONGO_STATE := $(STATE)/mongo
+
+.PHONY: demo test test-fast ui install sample-data mongo-start mongo-stop clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,14 +22,19 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# Without MONGO_URI the run starts the embedded SecantusDB server (.forecast/mongo); stop it after.
 demo: install
 	mkdir -p "$(DAGSTER_HOME)"
 	cd $(CURDIR) && $(BIN)/dagster asset materialize -m forecast_assets.definitions \
-		--select '*' --partition-range $(SAMPLE_WEEK)
+		--select '*' --partition-range $(SAMPLE_WEEK); \
+	status=$$?; $(BIN)/python -m forecast_assets.mongo.local_server stop --state-dir $(MONGO_STATE) >/dev/null; \
+	exit $$status
 	@echo
 	@echo "Sample week $(SAMPLE_WEEK) materialized."
 	@echo "  raw landing:   $(STATE)/staging/raw/<source>/<DDMMYY>/*.jsonl  (rejects under raw/_rejects/)"
 	@echo "  weather_data:  $(STATE)/staging/Transform/<DDMMYY>/weather_data.jsonl + .quality.json"
+	@echo "  MongoDB:       weather_db.weather_measurements (embedded server data in $(MONGO_STATE);"
+	@echo "                 make mongo-start prints its URI for mongosh / pymongo)"
 	@echo "  run history:   DAGSTER_HOME=$(DAGSTER_HOME)"
 	@echo "  open the UI:   make ui   (then http://127.0.0.1:3000)"
 
@@ -41,8 +48,15 @@ ui: install
 	mkdir -p "$(DAGSTER_HOME)"
 	$(BIN)/dagster dev -w workspace.yaml
 
+mongo-start: install
+	$(BIN)/python -m forecast_assets.mongo.local_server start --state-dir $(MONGO_STATE)
+
+mongo-stop: install
+	$(BIN)/python -m forecast_assets.mongo.local_server stop --state-dir $(MONGO_STATE)
+
 sample-data: install
 	$(BIN)/python -m forecast_assets.sample_data.generate
 
 clean:
+	-$(BIN)/python -m forecast_assets.mongo.local_server stop --state-dir $(MONGO_STATE)
 	rm -rf $(STATE)

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 import dagster as dg
 
 from forecast_assets.jobs import weather_pipeline_job
+from forecast_assets.mongo.assets import weather_measurements
 from forecast_assets.raw.assets import raw_assets
 from forecast_assets.resources import resources_for
 from forecast_assets.weather.assets import weather_data
@@ -15,7 +16,7 @@ from forecast_assets.weather.assets import weather_data
 def build_defs(resource_overrides: Mapping[str, Any] | None = None, env: str | None = None) -> dg.Definitions:
     """All definitions, with the environment's resources; tests and CLIs override some by key."""
     return dg.Definitions(
-        assets=[*raw_assets, weather_data],
+        assets=[*raw_assets, weather_data, weather_measurements],
         jobs=[weather_pipeline_job],
         resources={**resources_for(env), **(resource_overrides or {})},
     )

@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 import dagster as dg
 
+from forecast_assets.mongo.embedded import EmbeddedMongoResource
+from forecast_assets.mongo.resources import MongoResource
 from forecast_assets.raw.infoclimat import InfoClimatApi, InfoClimatResponseFile
 from forecast_assets.raw.wunderground import WundergroundSource
 from forecast_assets.sample_data import BE_WORKBOOK, FR_WORKBOOK, INFOCLIMAT_RESPONSE
@@ -57,17 +59,32 @@ def _wunderground() -> dict[str, dg.ConfigurableResource]:
 
 
 def local_resources() -> dict[str, Any]:
-    """The embedded default: shipped sample data, a local staging folder."""
+    """The embedded default: shipped sample data, a local staging folder, a local MongoDB-wire server.
+
+    With ``MONGO_URI`` unset, MongoDB is SecantusDB started on demand under ``.forecast/mongo``.
+    """
     return {
         "staging": LocalStagingZone(root=setting("FORECAST_STAGING_DIR", ".forecast/staging")),
+        "mongo": EmbeddedMongoResource(
+            uri=setting("MONGO_URI", ""),
+            database=setting("MONGO_DATABASE", "weather_db"),
+            state_dir=setting("FORECAST_MONGO_STATE_DIR", ".forecast/mongo"),
+        ),
         "infoclimat": _infoclimat(str(INFOCLIMAT_RESPONSE)),
         **_wunderground(),
     }
 
 
 def production_resources() -> dict[str, Any]:
-    """AWS: an S3 staging zone and the live InfoClimat API."""
+    """AWS: an S3 staging zone, MongoDB at ``MONGO_URI`` and the live InfoClimat API."""
     return {
+        "mongo": MongoResource(
+            uri=dg.EnvVar("MONGO_URI"),
+            database=setting("MONGO_DATABASE", "weather_db"),
+            username=setting("MONGO_USERNAME", None),
+            password=setting("MONGO_PASSWORD", None),
+            tls_ca_file=setting("MONGO_TLS_CA_FILE", None),
+        ),
         "staging": S3StagingZone(
             bucket=dg.EnvVar("FORECAST_S3_BUCKET"),
             prefix=setting("FORECAST_S3_PREFIX", ""),

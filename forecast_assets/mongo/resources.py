@@ -93,18 +93,22 @@ class MongoResource(dg.ConfigurableResource):
             else:
                 yield name, value
 
+    def connection_uri(self) -> str:
+        """The URI the client connects to (the embedded default overrides this)."""
+        return self.uri
+
     def redacted_uri(self) -> str:
         """The URI safe to show: any password replaced by ``***``."""
-        return self._scrub(redact_uri(self.uri))
+        return self._scrub(redact_uri(self.connection_uri()))
 
     def hosts(self) -> list[str]:
         """The ``host[:port]`` entries of the URI."""
-        return uri_hosts(self.uri)
+        return uri_hosts(self.connection_uri())
 
     def _scrub(self, text: str) -> str:
         """``text`` with every occurrence of a configured password masked (belt and braces)."""
         secrets = [self.password]
-        match = _URI.match(self.uri or "")
+        match = _URI.match(self.connection_uri() or "")
         if match and match["userinfo"] and ":" in match["userinfo"]:
             secrets.append(match["userinfo"].partition(":")[2])
         for secret in secrets:
@@ -131,7 +135,7 @@ class MongoResource(dg.ConfigurableResource):
                 kwargs["tls"] = True
             if self.tls_ca_file:
                 kwargs["tlsCAFile"] = self.tls_ca_file
-            self._client = MongoClient(self.uri, **kwargs)
+            self._client = MongoClient(self.connection_uri(), **kwargs)
         return self._client
 
     def get_database(self) -> Database:

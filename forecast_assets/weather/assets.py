@@ -10,6 +10,7 @@ from forecast_assets.partitions import RAW_SOURCES, daily_partitions, ddmmyy, pa
 from forecast_assets.raw.assets import landed_key, raw_asset_key
 from forecast_assets.staging import StagingZone
 from forecast_assets.stations import STATIONS, stations_of
+from forecast_assets.weather.dataset import to_jsonl
 from forecast_assets.weather.checks import Accounting, CheckOutcome, check_partition, combine, weather_check_specs
 from forecast_assets.weather.quality import build_quality_report, report_markdown, temperature_plot_markdown
 from forecast_assets.weather.schema import COLUMNS
@@ -101,8 +102,7 @@ def build_day(staging: StagingZone, partition_key: str) -> Day:
 
 def write_day(staging: StagingZone, partition_key: str, day: Day) -> str:
     """Publish a day's dataset, quality report and rejects to the staging zone; the dataset's URI."""
-    text = day.frame.to_json(orient="records", lines=True, date_format="iso", date_unit="s")
-    uri = staging.write_bytes(dataset_key(partition_key), text.encode("utf-8"))
+    uri = staging.write_bytes(dataset_key(partition_key), to_jsonl(day.frame))
     staging.write_json(quality_key(partition_key), day.report)
     if day.rejects:
         staging.write_jsonl(rejects_key(partition_key), day.rejects)

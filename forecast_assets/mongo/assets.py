@@ -1,0 +1,99 @@
+"""The MongoDB collection the data scientists query, loaded from weather_data one day at a time."""
+
+import dagster as dg
+import pandas as pd
+
+from forecast_assets.mongo import checks
+from forecast_assets.mongo.load import MEASUREMENTS, ensure_collections
+from forecast_assets.mongo.resources import MongoResource
+from forecast_assets.mongo.sync import DEFAULT_BATCH_SIZE, sync_window
+from forecast_assets.partitions import daily_partitions
+from forecast_assets.staging import StagingZone
+from forecast_assets.stations import STATIONS
+from forecast_assets.weather.assets import WEATHER_DATA, dataset_key
+from forecast_assets.weather.checks import station_window
+from forecast_assets.weather.dataset import from_jsonl
+
+WEATHER_MEASUREMENTS = dg.AssetKey(["mongodb", MEASUREMENTS])
+
+
+class MongoLoadConfig(dg.Config):
+    """Tuning of the load and of its read-latency check."""
+
+    batch_size: int = DEFAULT_BATCH_SIZE
+    latency_samples: int = 30
+    latency_p95_warn_ms: float = 100.0
+
+
+def load_day(mongo: MongoResource, frame: pd.DataFrame, partition_key: str, batch_size: int) -> dict:
+    """Make every station's window of the day hold exactly the day's rows; summed counts."""
+    collection = mongo.get_database()[MEASUREMENTS]
+    totals = {"inserted": 0, "updated": 0, "unchanged": 0, "deleted": 0, "write_errors": 0, "seconds": 0.0,
+              "error_samples": []}
+    for station in STATIONS.values():
+        start, end = station_window(station, partition_key)
+        counts = mongo.with_retries(
+            lambda: sync_window(collection, frame, station.station_id, start, end, batch_size),
+            f"load {station.station_id} {partition_key}",
+        )
+        for name in totals:
+            totals[name] += counts[name]
+    totals["error_samples"] = totals["error_samples"][:5]
+    return totals
+
+
+@dg.asset(
+    key=WEATHER_MEASUREMENTS,
+    group_name="mongodb",
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[WEATHER_DATA],
+    check_specs=checks.mongo_check_specs(WEATHER_MEASUREMENTS),
+    kinds={"mongodb"},
+    description=(
+        f"`{MEASUREMENTS}`: one document per (station_id, timestamp), the weather_data contract as BSON "
+        "(UTC dates, doubles; measures a station did not report are omitted). Unique index on "
+        "(station_id, timestamp), index on (timestamp, station_id), a $jsonSchema validator derived from "
+        "the Pandera model, and a `stations` collection with 2dsphere locations."
+    ),
+)
+def weather_measurements(
+    context: dg.AssetExecutionContext, config: MongoLoadConfig, staging: StagingZone, mongo: MongoResource
+) -> dg.MaterializeResult:
+    """Load each day of the range; only what differs from the collection is written."""
+    database = mongo.get_database()
+    setup = mongo.with_retries(lambda: ensure_collections(database), "create collections and indexes")
+    collection = database[MEASUREMENTS]
+    per_day, reconciliation, mismatches, error_samples = [], [], [], []
+    for partition_key in context.partition_keys:
+        frame = from_jsonl(staging.read_bytes(dataset_key(partition_key)))
+        counts = load_day(mongo, frame, partition_key, config.batch_size)
+        error_samples += counts.pop("error_samples")
+        per_day.append({"partition": partition_key, "rows": len(frame), **counts})
+        if counts["write_errors"]:
+            context.log.error(f"{MEASUREMENTS} {partition_key}: {counts['write_errors']} document(s) refused")
+        reconciliation += checks.reconcile(collection, frame, partition_key)
+        mismatches += checks.round_trip(collection, frame, partition_key)
+        context.log.info(f"{MEASUREMENTS} {partition_key}: {counts}")
+    latency = checks.read_latency(collection, list(context.partition_keys), config.latency_samples)
+    table = pd.DataFrame(per_day)
+    seconds = float(table["seconds"].sum())
+    written = int(table[["inserted", "updated"]].sum().sum())
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": int(table["rows"].sum()),
+            "inserted": int(table["inserted"].sum()),
+            "updated": int(table["updated"].sum()),
+            "unchanged": int(table["unchanged"].sum()),
+            "deleted": int(table["deleted"].sum()),
+            "write_errors": int(table["write_errors"].sum()),
+            "write_error_samples": dg.MetadataValue.json(error_samples[:10]),
+            "load_seconds": round(seconds, 3),
+            "docs_per_s": round(int(table["rows"].sum()) / seconds, 1) if seconds else 0.0,
+            "written_docs_per_s": round(written / seconds, 1) if seconds and written else 0.0,
+            "database": f"{mongo.redacted_uri()} / {mongo.database}",
+            "indexes": dg.MetadataValue.json(setup.get("indexes")),
+            "per_partition": dg.MetadataValue.md(table.round(3).to_markdown(index=False)),
+        },
+        check_results=checks.results(reconciliation, mismatches, latency, config.latency_p95_warn_ms),
+    )

@@ -1,0 +1,32 @@
+"""The embedded default for local runs: a SecantusDB server started on demand under the state folder.
+
+Only the ``local`` environment binds this resource. It runs SecantusDB as a separate process (its
+``secantusd-py`` command, from the optional ``local`` extra) and never imports it. The server is left
+running for the next run (runs may overlap); ``make demo`` stops it at the end, ``make mongo-stop``
+stops it after a UI session.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import PrivateAttr
+
+from forecast_assets.mongo.local_server import start_background
+from forecast_assets.mongo.resources import MongoResource
+
+
+class EmbeddedMongoResource(MongoResource):
+    """``MongoResource`` whose server, when ``uri`` is empty, is the local embedded one."""
+
+    uri: str = ""
+    state_dir: str = ".forecast/mongo"
+    _embedded_uri: Optional[str] = PrivateAttr(default=None)
+
+    def connection_uri(self) -> str:
+        """``uri`` if set; else the embedded server's, starting it if it is not running."""
+        if self.uri:
+            return self.uri
+        if self._embedded_uri is None:
+            self._embedded_uri, _ = start_background(self.state_dir)
+        return self._embedded_uri

@@ -1,0 +1,117 @@
+"""Making one station's window in MongoDB hold exactly a frame's rows, writing only what differs.
+
+One read of the window tells which rows are new (bulk ``insert_many``, the fast path), which changed
+(``ReplaceOne`` by key) and which are already there (nothing written), and which stored documents
+are no longer in the frame (deleted). Re-running a partition therefore writes nothing; a run that
+died half-way inserts just the missing rows; a concurrent run that inserted first turns our inserts
+into duplicate-key errors, which are retried as keyed replaces.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import pandas as pd
+from pymongo import ReplaceOne
+from pymongo.collection import Collection
+from pymongo.errors import BulkWriteError
+
+from forecast_assets.mongo.documents import frame_to_documents
+
+DUPLICATE_KEY = 11000
+DEFAULT_BATCH_SIZE = 5000
+
+
+def _key(doc: dict[str, Any]) -> tuple[str, dt.datetime]:
+    stamp = doc["timestamp"]
+    # BSON dates hold milliseconds; compare at that precision, timezone-aware.
+    stamp = stamp.replace(microsecond=stamp.microsecond // 1000 * 1000)
+    return doc["station_id"], stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
+
+
+def same_document(new: dict[str, Any], stored: dict[str, Any]) -> bool:
+    """Whether a stored document equals the document of a row (timestamps at BSON precision)."""
+    return new.keys() == stored.keys() and all(
+        _key(new) == _key(stored) if k == "timestamp" else new[k] == stored[k] for k in new
+    )
+
+
+def _replace(collection: Collection, docs: list[dict[str, Any]], batch_size: int) -> int:
+    for start in range(0, len(docs), batch_size):
+        collection.bulk_write(
+            [ReplaceOne({"station_id": d["station_id"], "timestamp": d["timestamp"]}, d, upsert=True)
+             for d in docs[start:start + batch_size]],
+            ordered=False,
+        )
+    return len(docs)
+
+
+def _insert(
+    collection: Collection, docs: list[dict[str, Any]], batch_size: int, errors_out: list[dict[str, Any]]
+) -> tuple[int, int]:
+    """Insert new documents; ones another writer inserted meanwhile are replaced. (inserted, replaced).
+
+    Other write errors (e.g. a validator rejection) are appended to ``errors_out``.
+    """
+    inserted, raced = 0, []
+    for start in range(0, len(docs), batch_size):
+        batch = docs[start:start + batch_size]
+        try:
+            inserted += len(collection.insert_many(batch, ordered=False).inserted_ids)
+        except BulkWriteError as error:
+            errors = error.details.get("writeErrors", [])
+            inserted += error.details.get("nInserted", 0)
+            raced.extend(batch[e["index"]] for e in errors if e.get("code") == DUPLICATE_KEY)
+            errors_out.extend(
+                {"station_id": batch[e["index"]]["station_id"],
+                 "timestamp": batch[e["index"]]["timestamp"].isoformat(),
+                 "code": e.get("code"), "errmsg": str(e.get("errmsg", ""))[:300]}
+                for e in errors if e.get("code") != DUPLICATE_KEY
+            )
+    for doc in raced:
+        doc.pop("_id", None)
+    return inserted, _replace(collection, raced, batch_size)
+
+
+def sync_window(
+    collection: Collection,
+    frame: pd.DataFrame,
+    station_id: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> dict[str, Any]:
+    """Make ``station_id``'s documents in ``[start, end)`` equal ``frame``'s rows of that station.
+
+    Returns counts: ``inserted``, ``updated``, ``unchanged``, ``deleted``, ``write_errors`` and
+    ``error_samples`` (documents the server refused), ``seconds``.
+    """
+    started = time.perf_counter()
+    rows = frame[frame["station_id"] == station_id]
+    outside = (rows["timestamp"] < start) | (rows["timestamp"] >= end)
+    if outside.any():
+        raise ValueError(f"{station_id}: {int(outside.sum())} row(s) outside [{start}, {end})")
+    window = {"station_id": station_id,
+              "timestamp": {"$gte": start.to_pydatetime(), "$lt": end.to_pydatetime()}}
+    stored = {_key(d): d for d in collection.find(window, projection={"_id": 0})}
+    new, changed, unchanged = [], [], 0
+    for doc in frame_to_documents(rows):
+        existing = stored.pop(_key(doc), None)
+        if existing is None:
+            new.append(doc)
+        elif same_document(doc, existing):
+            unchanged += 1
+        else:
+            changed.append(doc)
+    errors: list[dict[str, Any]] = []
+    inserted, raced = _insert(collection, new, batch_size, errors)
+    updated = _replace(collection, changed, batch_size) + raced
+    deleted = 0
+    if stored:  # documents of this window that the partition no longer has
+        stale = [ts for _, ts in stored]
+        deleted = collection.delete_many({**window, "timestamp": {"$in": stale}}).deleted_count
+    return {"inserted": inserted, "updated": updated, "unchanged": unchanged, "deleted": deleted,
+            "write_errors": len(errors), "error_samples": errors[:5],
+            "seconds": time.perf_counter() - started}

@@ -1,0 +1,162 @@
+"""The MongoDB collection asset on the sample week, against a real SecantusDB server over TCP."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from forecast_assets.definitions import build_defs
+from forecast_assets.mongo.assets import WEATHER_MEASUREMENTS
+from forecast_assets.mongo.load import MEASUREMENTS
+from forecast_assets.mongo.local_server import LocalMongoServer
+from forecast_assets.mongo.resources import MongoResource
+from forecast_assets.raw.assets import raw_asset_key
+from forecast_assets.staging import LocalStagingZone
+from forecast_assets.weather.assets import WEATHER_DATA, dataset_key
+from forecast_assets.weather.dataset import from_jsonl, to_jsonl
+
+WEEK = ("2024-10-01", "2024-10-07")
+SAMPLE_WEEK_ROWS = 4948
+RAW_KEYS = {raw_asset_key(s) for s in ("BE", "FR", "InfoClimat")}
+
+
+def run(staging, mongo, selection, first=WEEK[0], last=WEEK[1]):
+    defs = build_defs(resource_overrides={"staging": staging, "mongo": mongo}, env="local")
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=set(selection))
+    return job.execute_in_process(
+        tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+        raise_on_error=False,
+    )
+
+
+def load_metadata(result) -> dict:
+    [materialization] = [m for m in result.asset_materializations_for_node("mongodb__weather_measurements")
+                         if m.partition == WEEK[0]]
+    return {k: v.value for k, v in materialization.metadata.items()}
+
+
+def checks(result) -> dict[str, bool]:
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()
+            if e.asset_key == WEATHER_MEASUREMENTS}
+
+
+@pytest.fixture(scope="module")
+def week_staging(tmp_path_factory):
+    """The sample week's raw and weather_data partitions, built once."""
+    staging = LocalStagingZone(root=str(tmp_path_factory.mktemp("week") / "staging"))
+    assert run(staging, None, RAW_KEYS | {WEATHER_DATA}).success
+    return staging
+
+
+def duplicate_keys(collection) -> int:
+    groups = collection.aggregate([
+        {"$group": {"_id": {"s": "$station_id", "t": "$timestamp"}, "n": {"$sum": 1}}},
+        {"$match": {"n": {"$gt": 1}}},
+    ])
+    return len(list(groups))
+
+
+@pytest.mark.integration
+def test_week_loads_once_and_reruns_change_nothing(week_staging, mongo):
+    first = run(week_staging, mongo, {WEATHER_MEASUREMENTS})
+    assert first.success
+    metadata = load_metadata(first)
+    assert (metadata["inserted"], metadata["updated"], metadata["unchanged"]) == (SAMPLE_WEEK_ROWS, 0, 0)
+    assert metadata["write_errors"] == 0 and metadata["docs_per_s"] > 0
+    assert metadata["database"] == f"{mongo.redacted_uri()} / {mongo.database}"
+    assert checks(first) == {"mongo_reconciliation": True, "mongo_round_trip": True, "mongo_read_latency": True}
+
+    second = run(week_staging, mongo, {WEATHER_MEASUREMENTS})
+    metadata = load_metadata(second)
+    assert (metadata["inserted"], metadata["updated"], metadata["unchanged"]) == (0, 0, SAMPLE_WEEK_ROWS)
+
+    collection = mongo.get_database()[MEASUREMENTS]
+    assert collection.count_documents({}) == SAMPLE_WEEK_ROWS and duplicate_keys(collection) == 0
+    assert mongo.get_database()["stations"].count_documents({}) == 6
+    evaluation = next(e for e in second.get_asset_check_evaluations() if e.check_name == "mongo_read_latency")
+    assert evaluation.metadata["indexes_used"].value == ["station_id_timestamp"]
+
+
+@pytest.mark.integration
+def test_a_changed_day_replaces_exactly_its_window(week_staging, mongo, tmp_path):
+    staging = LocalStagingZone(root=str(tmp_path / "staging"))
+    for key in week_staging.list_keys("Transform/"):
+        staging.write_bytes(key, week_staging.read_bytes(key))
+    assert run(staging, mongo, {WEATHER_MEASUREMENTS}).success
+
+    frame = from_jsonl(staging.read_bytes(dataset_key("2024-10-06")))
+    frame.loc[0, "temperature_c"] = 21.5                    # one value corrected upstream
+    frame = frame.drop(index=frame.index[-1])                 # one row no longer delivered
+    staging.write_bytes(dataset_key("2024-10-06"), to_jsonl(frame))
+    result = run(staging, mongo, {WEATHER_MEASUREMENTS}, first="2024-10-06", last="2024-10-06")
+
+    metadata = load_metadata_for(result, "2024-10-06")
+    assert (metadata["inserted"], metadata["updated"], metadata["deleted"]) == (0, 1, 1)
+    assert checks(result)["mongo_reconciliation"] is True
+    assert mongo.get_database()[MEASUREMENTS].count_documents({}) == SAMPLE_WEEK_ROWS - 1
+
+
+def load_metadata_for(result, partition: str) -> dict:
+    [materialization] = [m for m in result.asset_materializations_for_node("mongodb__weather_measurements")
+                         if m.partition == partition]
+    return {k: v.value for k, v in materialization.metadata.items()}
+
+
+@pytest.mark.integration
+def test_server_killed_mid_load_then_rerun_gives_exactly_the_expected_documents(week_staging, tmp_path):
+    server = LocalMongoServer(tmp_path / "data").start()
+    mongo = MongoResource(uri=server.uri, database="crash", server_selection_timeout_ms=1000,
+                          max_attempts=2, backoff_seconds=0.1)
+    try:
+        collection = mongo.get_database()[MEASUREMENTS]
+        outcome = {}
+        loader = threading.Thread(
+            target=lambda: outcome.setdefault("result", run(week_staging, mongo, {WEATHER_MEASUREMENTS}))
+        )
+        loader.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and collection.count_documents({}) < 500:
+            time.sleep(0.02)
+        loaded_before_kill = collection.count_documents({})
+        server.kill()
+        loader.join(timeout=120)
+        assert 0 < loaded_before_kill < SAMPLE_WEEK_ROWS  # the kill really happened mid-load
+        assert outcome["result"].success is False
+
+        server.restart()
+        mongo.close()
+        rerun = run(week_staging, mongo, {WEATHER_MEASUREMENTS})
+        assert rerun.success
+        collection = mongo.get_database()[MEASUREMENTS]  # the run's teardown closed the old client
+        assert collection.count_documents({}) == SAMPLE_WEEK_ROWS
+        assert duplicate_keys(collection) == 0
+        assert checks(rerun)["mongo_reconciliation"] is True
+        assert load_metadata(rerun)["inserted"] + load_metadata(rerun)["unchanged"] == SAMPLE_WEEK_ROWS
+    finally:
+        mongo.close()
+        server.stop()
+
+
+@pytest.mark.integration
+def test_load_is_blocked_when_weather_data_fails_a_blocking_check(week_staging, mongo, tmp_path):
+    staging = LocalStagingZone(root=str(tmp_path / "staging"))
+    for key in week_staging.list_keys("raw/"):
+        staging.write_bytes(key, week_staging.read_bytes(key))
+    rows = staging.read_jsonl("raw/BE/031024/IICHTE19.jsonl")
+    rows[5]["Humidity"] = "187\u00a0%"
+    staging.write_jsonl("raw/BE/031024/IICHTE19.jsonl", rows)
+
+    result = run(staging, mongo, {WEATHER_DATA, WEATHER_MEASUREMENTS}, first="2024-10-03", last="2024-10-03")
+
+    assert not result.asset_materializations_for_node("mongodb__weather_measurements")
+    assert mongo.get_database()[MEASUREMENTS].count_documents({}) == 0
+    assert any(e.check_name == "schema_conformance" and not e.passed for e in result.get_asset_check_evaluations())
+
+
+def test_embedded_default_needs_no_uri(monkeypatch):
+    monkeypatch.delenv("MONGO_URI", raising=False)
+    resource = build_defs(env="local").resources["mongo"]
+    assert resource.uri == "" and resource.state_dir == ".forecast/mongo"
+    assert isinstance(resource, MongoResource)
