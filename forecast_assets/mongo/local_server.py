@@ -300,6 +300,10 @@ def stop_background(state_dir: str | os.PathLike[str], timeout: float = 10.0) ->
     """Stop the background server of ``state_dir`` (SIGTERM, then SIGKILL); whether one was running."""
     state = Path(state_dir)
     pid = running_pid(state)
+    uri = state_uri(state)
+    if pid is None and uri and ping(uri):  # pid file lost: ask the server on our port who it is
+        answered = server_pid(uri)
+        pid = answered if answered is not None and _is_server_process(answered) else None
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout

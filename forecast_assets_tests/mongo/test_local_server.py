@@ -67,3 +67,13 @@ def test_cli_start_status_start_again_stop(tmp_path: Path) -> None:
     assert _cli("status", state=state).returncode == 1
     assert _cli("stop", state=state).stdout.strip() == "not running"
     assert (state / local_server.DATA_DIR).is_dir() and (state / local_server.LOG_FILE).is_file()
+
+
+@pytest.mark.integration
+def test_stop_finds_the_server_on_its_port_when_the_pid_file_is_gone(tmp_path: Path) -> None:
+    uri, started = local_server.start_background(tmp_path)
+    assert started and ping(uri)
+    (tmp_path / local_server.PID_FILE).unlink()
+
+    assert local_server.stop_background(tmp_path) is True
+    assert not ping(uri)
