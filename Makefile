@@ -25,6 +25,7 @@ install: $(BIN)/.installed
 # Without MONGO_URI the run starts the embedded SecantusDB server (.forecast/mongo); stop it after.
 demo: install
 	mkdir -p "$(DAGSTER_HOME)"
+	cp deploy/local/dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 	cd $(CURDIR) && $(BIN)/dagster asset materialize -m forecast_assets.definitions \
 		--select '*' --partition-range $(SAMPLE_WEEK); \
 	status=$$?; $(BIN)/python -m forecast_assets.mongo.local_server stop --state-dir $(MONGO_STATE) >/dev/null; \
@@ -44,8 +45,10 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -m "not integration" $(PYTEST_ARGS)
 
+# The UI and the daemon (schedule, alert sensors), on the local instance.
 ui: install
 	mkdir -p "$(DAGSTER_HOME)"
+	cp deploy/local/dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 	$(BIN)/dagster dev -w workspace.yaml
 
 mongo-start: install

@@ -8,6 +8,8 @@ import dagster as dg
 
 from forecast_assets.jobs import weather_pipeline_job
 from forecast_assets.mongo.assets import weather_measurements
+from forecast_assets.operations.schedules import weekly_weather_pipeline
+from forecast_assets.operations.sensors import alert_sensors
 from forecast_assets.raw.assets import raw_assets
 from forecast_assets.resources import resources_for
 from forecast_assets.weather.assets import weather_data
@@ -18,6 +20,8 @@ def build_defs(resource_overrides: Mapping[str, Any] | None = None, env: str | N
     return dg.Definitions(
         assets=[*raw_assets, weather_data, weather_measurements],
         jobs=[weather_pipeline_job],
+        schedules=[weekly_weather_pipeline],
+        sensors=alert_sensors,
         resources={**resources_for(env), **(resource_overrides or {})},
     )
 

@@ -14,6 +14,8 @@ import dagster as dg
 
 from forecast_assets.mongo.embedded import EmbeddedMongoResource
 from forecast_assets.mongo.resources import MongoResource
+from forecast_assets.operations.alerts import DEFAULT_UI_BASE_URL, LocalAlertSink, SnsAlertSink, WebhookAlertSink
+from forecast_assets.operations.sensors import AlertPolicy
 from forecast_assets.raw.infoclimat import InfoClimatApi, InfoClimatResponseFile
 from forecast_assets.raw.wunderground import WundergroundSource
 from forecast_assets.sample_data import BE_WORKBOOK, FR_WORKBOOK, INFOCLIMAT_RESPONSE
@@ -21,6 +23,7 @@ from forecast_assets.staging import LocalStagingZone, S3StagingZone
 
 ENV_VAR = "FORECAST_ENV"
 INFOCLIMAT_API = "api"
+ALERT_SINKS = ("local", "sns", "webhook")
 
 
 def get_env() -> str:
@@ -45,6 +48,31 @@ def _infoclimat(default: str) -> dg.ConfigurableResource:
             token=setting("INFOCLIMAT_TOKEN", None),
         )
     return InfoClimatResponseFile(path=setting("FORECAST_INFOCLIMAT_SOURCE", source))
+
+
+def _flag(name: str, default: bool) -> bool:
+    return os.getenv(name, str(default)).strip().lower() not in ("0", "false", "no", "off")
+
+
+def _alerts(default_sink: str) -> dict[str, dg.ConfigurableResource]:
+    """``alert_sink`` named by ``FORECAST_ALERT_SINK`` (local | sns | webhook), and the ``alert_policy``."""
+    sink = os.getenv("FORECAST_ALERT_SINK", default_sink)
+    if sink == "sns":
+        alert_sink = SnsAlertSink(topic_arn=dg.EnvVar("FORECAST_ALERT_SNS_TOPIC_ARN"),
+                                  region_name=setting("AWS_REGION", None),
+                                  endpoint_url=setting("FORECAST_ALERT_SNS_ENDPOINT_URL", None))
+    elif sink == "webhook":
+        alert_sink = WebhookAlertSink(url=dg.EnvVar("FORECAST_ALERT_WEBHOOK_URL"))
+    elif sink == "local":
+        alert_sink = LocalAlertSink(path=setting("FORECAST_ALERT_FILE", ".forecast/alerts.jsonl"))
+    else:
+        raise ValueError(f"FORECAST_ALERT_SINK={sink!r} is not one of {list(ALERT_SINKS)}")
+    return {
+        "alert_sink": alert_sink,
+        "alert_policy": AlertPolicy(alert_on_error=_flag("FORECAST_ALERT_ON_ERROR", True),
+                                    alert_on_warn=_flag("FORECAST_ALERT_ON_WARN", True),
+                                    ui_base_url=setting("FORECAST_UI_BASE_URL", DEFAULT_UI_BASE_URL)),
+    }
 
 
 def _wunderground() -> dict[str, dg.ConfigurableResource]:
@@ -72,6 +100,7 @@ def local_resources() -> dict[str, Any]:
         ),
         "infoclimat": _infoclimat(str(INFOCLIMAT_RESPONSE)),
         **_wunderground(),
+        **_alerts("local"),
     }
 
 
@@ -93,6 +122,7 @@ def production_resources() -> dict[str, Any]:
         ),
         "infoclimat": _infoclimat(INFOCLIMAT_API),
         **_wunderground(),
+        **_alerts("sns"),
     }
 
 

@@ -1,0 +1,1 @@
+"""Operations: the weekly schedule and the alerts on failed checks and runs."""
