@@ -6,7 +6,7 @@ import pandas as pd
 from forecast_assets.mongo import checks
 from forecast_assets.mongo.load import MEASUREMENTS, ensure_collections
 from forecast_assets.mongo.resources import MongoResource
-from forecast_assets.mongo.sync import DEFAULT_BATCH_SIZE, sync_window
+from forecast_assets.mongo.sync import DEFAULT_BATCH_SIZE, sync_windows
 from forecast_assets.partitions import daily_partitions
 from forecast_assets.staging import StagingZone
 from forecast_assets.stations import STATIONS
@@ -26,20 +26,12 @@ class MongoLoadConfig(dg.Config):
 
 
 def load_day(mongo: MongoResource, frame: pd.DataFrame, partition_key: str, batch_size: int) -> dict:
-    """Make every station's window of the day hold exactly the day's rows; summed counts."""
+    """Make every station's window of the day hold exactly the day's rows; the load's counts."""
     collection = mongo.get_database()[MEASUREMENTS]
-    totals = {"inserted": 0, "updated": 0, "unchanged": 0, "deleted": 0, "write_errors": 0, "seconds": 0.0,
-              "error_samples": []}
-    for station in STATIONS.values():
-        start, end = station_window(station, partition_key)
-        counts = mongo.with_retries(
-            lambda: sync_window(collection, frame, station.station_id, start, end, batch_size),
-            f"load {station.station_id} {partition_key}",
-        )
-        for name in totals:
-            totals[name] += counts[name]
-    totals["error_samples"] = totals["error_samples"][:5]
-    return totals
+    windows = {s.station_id: station_window(s, partition_key) for s in STATIONS.values()}
+    return mongo.with_retries(
+        lambda: sync_windows(collection, frame, windows, batch_size), f"load {partition_key}"
+    )
 
 
 @dg.asset(
