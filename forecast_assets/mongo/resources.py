@@ -15,7 +15,13 @@ import dagster as dg
 from pydantic import PrivateAttr
 from pymongo import MongoClient
 from pymongo.database import Database
-from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    NetworkTimeout,
+    OperationFailure,
+    ServerSelectionTimeoutError,
+)
 
 T = TypeVar("T")
 
@@ -41,6 +47,14 @@ _SECRET_OPTIONS = re.compile(r"((?:authMechanismProperties|tlsCertificateKeyFile
 
 class MongoUnavailableError(RuntimeError):
     """MongoDB could not be reached after every retry; the message names the redacted host(s)."""
+
+
+class MongoAuthenticationError(RuntimeError):
+    """MongoDB refused the credentials (or the lack of them); not retried."""
+
+
+#: Server error codes meaning "who you are was not accepted": Unauthorized, AuthenticationFailed.
+AUTH_ERROR_CODES = (13, 18)
 
 
 def redact_uri(uri: str) -> str:
@@ -153,6 +167,12 @@ class MongoResource(dg.ConfigurableResource):
 
     # --- retries ------------------------------------------------------------------------------
 
+    def _user(self) -> Optional[str]:
+        """The user name the client authenticates as: the field, else the URI's userinfo."""
+        match = _URI.match(self.connection_uri() or "")
+        from_uri = match["userinfo"].partition(":")[0] if match and match["userinfo"] else None
+        return self.username or from_uri
+
     def with_retries(self, fn: Callable[[], T], what: str) -> T:
         """``fn()``, retried on transient connection errors with exponential backoff.
 
@@ -165,6 +185,17 @@ class MongoResource(dg.ConfigurableResource):
         for attempt in range(1, attempts + 1):
             try:
                 return fn()
+            except OperationFailure as exc:
+                if exc.code not in AUTH_ERROR_CODES:
+                    raise
+                details = exc.details or {}
+                reason = details.get("errmsg") or str(exc)
+                raise MongoAuthenticationError(
+                    f"MongoDB refused the credentials of user {self._user() or '(none given)'} on "
+                    f"{', '.join(self.hosts()) or '(no host)'} ({self.redacted_uri()}) while {what}: "
+                    f"{self._scrub(reason)[:300]} ({details.get('codeName', exc.code)}). Check "
+                    "MONGO_USERNAME / MONGO_PASSWORD (or the user:password in MONGO_URI)."
+                ) from None
             except TRANSIENT_ERRORS as exc:
                 detail = self._scrub(f"{type(exc).__name__}: {exc}")
                 if attempt == attempts:

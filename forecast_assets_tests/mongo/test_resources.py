@@ -12,7 +12,7 @@ import pytest
 from pymongo.errors import AutoReconnect, OperationFailure
 
 from forecast_assets.mongo.local_server import LocalMongoServer, free_port
-from forecast_assets.mongo.resources import MongoResource, MongoUnavailableError, redact_uri, uri_hosts
+from forecast_assets.mongo.resources import MongoAuthenticationError, MongoResource, MongoUnavailableError, redact_uri, uri_hosts
 
 SECRET = "s3cr3t-Pa55"  # a dummy, never a real credential
 
@@ -89,9 +89,15 @@ def test_other_errors_are_not_retried() -> None:
         calls.append(1)
         raise OperationFailure("not authorized", code=13)
 
-    with pytest.raises(OperationFailure):
+    def bad_value() -> None:
+        calls.append(1)
+        raise OperationFailure("bad value", code=2)
+
+    with pytest.raises(MongoAuthenticationError, match=r"127\.0\.0\.1:1 .*not authorized.*MONGO_PASSWORD"):
         resource.with_retries(refused, "testing")
-    assert len(calls) == 1
+    with pytest.raises(OperationFailure, match="bad value"):
+        resource.with_retries(bad_value, "testing")
+    assert len(calls) == 2
 
 
 def test_client_is_cached_and_ping_answers(mongo: MongoResource) -> None:
