@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 MONGO_STATE := $(STATE)/mongo
 
-.PHONY: demo test test-fast ui install sample-data mongo-start mongo-stop clean
+.PHONY: demo test test-fast ui install sample-data mongo-start mongo-stop bench bench-quick clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,13 @@ mongo-start: install
 
 mongo-stop: install
 	$(BIN)/python -m forecast_assets.mongo.local_server stop --state-dir $(MONGO_STATE)
+
+# Benchmark (issue 6): writes bench/RESULTS.md and bench/results.json (full run ~15 min).
+bench: install
+	$(BIN)/python -m bench --out bench/RESULTS.md
+
+bench-quick: install
+	$(BIN)/python -m bench --quick --out bench/RESULTS.md
 
 sample-data: install
 	$(BIN)/python -m forecast_assets.sample_data.generate
