@@ -79,7 +79,7 @@ def uri_hosts(uri: str) -> list[str]:
 class MongoResource(dg.ConfigurableResource):
     """A MongoDB database: a client cached per resource instance, with retries on transient errors.
 
-    ``uri`` may carry credentials (``mongodb://user:pass@host``) or take them from ``username``/
+    ``uri`` may carry credentials (``mongodb://<user>:<password>@<host>``) or take them from ``username``/
     ``password`` (separate so they can come from their own secret). Wrap idempotent operations in
     :meth:`with_retries`; the loaders in ``forecast_assets.mongo.load`` are idempotent by design.
     """
