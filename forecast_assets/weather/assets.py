@@ -11,7 +11,14 @@ from forecast_assets.raw.assets import landed_key, raw_asset_key
 from forecast_assets.staging import StagingZone
 from forecast_assets.stations import STATIONS, stations_of
 from forecast_assets.weather.dataset import to_jsonl
-from forecast_assets.weather.checks import Accounting, CheckOutcome, check_partition, combine, weather_check_specs
+from forecast_assets.weather.checks import (
+    UNKNOWN_STATION,
+    Accounting,
+    CheckOutcome,
+    check_partition,
+    combine,
+    weather_check_specs,
+)
 from forecast_assets.weather.quality import build_quality_report, report_markdown, temperature_plot_markdown
 from forecast_assets.weather.schema import COLUMNS
 from forecast_assets.weather.transform import (
@@ -25,7 +32,6 @@ from forecast_assets.weather.transform import (
 WEATHER_DATA = dg.AssetKey("weather_data")
 #: Partition D of weather_data reads partition D of every raw source.
 RAW_PARTITION_MAPPING = dg.IdentityPartitionMapping()
-UNKNOWN_STATION = "unknown"
 MEASURED = {station_id: measured_columns(station_id) for station_id in STATIONS}
 
 

@@ -19,7 +19,6 @@ from pymongo.errors import OperationFailure
 from forecast_assets.definitions import build_defs
 from forecast_assets.mongo.assets import WEATHER_MEASUREMENTS
 from forecast_assets.mongo.load import MEASUREMENTS
-from forecast_assets.mongo.resources import MongoAuthenticationError
 from forecast_assets.mongo.resources import MongoAuthenticationError, MongoResource, MongoUnavailableError
 from forecast_assets.raw.assets import raw_asset_key
 from forecast_assets.staging import LocalStagingZone
@@ -32,18 +31,6 @@ RAW_KEYS = {raw_asset_key(s) for s in ("BE", "FR", "InfoClimat")}
 WRONG_PASSWORD = "wrong-" + secrets.token_urlsafe(16)
 
 
-@pytest.fixture(scope="module")
-def password() -> str:
-    return "pw-" + secrets.token_urlsafe(24)
-
-
-@pytest.fixture(scope="module")
-def auth_server(tmp_path_factory: pytest.TempPathFactory, password: str):
-    server = start_auth_server(tmp_path_factory.mktemp("mongo-auth") / "data", password)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +70,8 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
 
 @pytest.mark.integration
 @pytest.mark.parametrize("in_uri", [True, False], ids=["in_uri", "username_password_fields"])
-def test_correct_credentials_ping_and_load_one_day(auth_server, password: str, day_staging, in_uri: bool) -> None:
-    mongo = resource(auth_server.port, user=MONGO_USER, password=password, in_uri=in_uri,
+def test_correct_credentials_ping_and_load_one_day(auth_server, mongo_password: str, day_staging, in_uri: bool) -> None:
+    mongo = resource(auth_server.port, user=MONGO_USER, password=mongo_password, in_uri=in_uri,
                      database=f"weather_db_{'uri' if in_uri else 'fields'}")
     try:
         assert mongo.ping() > 0

@@ -27,7 +27,7 @@ from forecast_assets.mongo.resources import MongoResource
 from forecast_assets.sample_data import INFOCLIMAT_RESPONSE
 from forecast_assets.staging import LocalStagingZone
 from forecast_assets.weather.assets import WEATHER_DATA
-from forecast_assets_tests.security import MONGO_USER, start_auth_server
+from forecast_assets_tests.security import MONGO_USER
 
 REPO = Path(__file__).resolve().parents[2]
 DAY = "2024-10-05"
@@ -144,18 +144,6 @@ def test_repository_holds_no_secret() -> None:
 # --- 2. what a run records ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def mongo_password() -> str:
-    return "pw-" + secrets.token_urlsafe(24)
-
-
-@pytest.fixture(scope="module")
-def auth_server(tmp_path_factory: pytest.TempPathFactory, mongo_password: str):
-    server = start_auth_server(tmp_path_factory.mktemp("mongo-auth") / "data", mongo_password)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.integration
