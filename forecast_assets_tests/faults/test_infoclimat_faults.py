@@ -1,0 +1,161 @@
+"""InfoClimat API faults through the assets: raw/InfoClimat → weather_data against a real local HTTP server.
+
+Each fault ends either in a landed, reconciled day (every record served is landed, rejected with a
+reason or dropped as a duplicate, and both accounting checks pass) or in a failed run whose error
+names the day (and the station, where one is at fault) with nothing materialized: never a silently
+empty partition.
+"""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
+
+from forecast_assets.definitions import build_defs
+from forecast_assets.raw.assets import landed_key, raw_asset_key
+from forecast_assets.raw.infoclimat import InfoClimatApi
+from forecast_assets.staging import LocalStagingZone
+from forecast_assets.weather.assets import WEATHER_DATA, quality_key
+from forecast_assets_tests.raw.test_infoclimat import PATH, TOKEN, response_doc, static, synop
+
+DAY = "2024-10-05"
+RAW_INFOCLIMAT = raw_asset_key("InfoClimat")
+#: weather_data reads every raw source of its day; BE and FR come from the shipped sample workbooks.
+SELECTION = {raw_asset_key("BE"), raw_asset_key("FR"), RAW_INFOCLIMAT, WEATHER_DATA}
+INFOCLIMAT_STATIONS = ("00052", "000R5", "STATIC0010", "07015")
+
+
+def full_day() -> dict:
+    """A whole UTC day for the four stations: 144 ten-minute records each, 24 hourly for 07015."""
+    stamps = [f"{DAY} {h:02d}:{m:02d}:00" for h in range(24) for m in range(0, 60, 10)]
+    hourly = {sid: [static(sid, s) for s in stamps] for sid in ("00052", "000R5", "STATIC0010")}
+    hourly["07015"] = [synop(f"{DAY} {h:02d}:00:00") for h in range(24)]
+    return response_doc(hourly)
+
+
+def run(httpserver: HTTPServer, staging: LocalStagingZone) -> dg.ExecuteInProcessResult:
+    api = InfoClimatApi(base_url=httpserver.url_for(PATH), token=TOKEN, backoff_seconds=0.01, max_attempts=4)
+    defs = build_defs(resource_overrides={"staging": staging, "infoclimat": api}, env="local")
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=SELECTION)
+    return job.execute_in_process(partition_key=DAY, raise_on_error=False)
+
+
+def checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def completeness_details(result: dg.ExecuteInProcessResult) -> dict:
+    """The completeness check's details for DAY ({} when it passed there)."""
+    metadata = checks(result)["completeness"].metadata
+    return metadata["failure_details"].value.get(DAY, {}) if "failure_details" in metadata else {}
+
+
+def assert_reconciled(result, staging: LocalStagingZone, served: int, rejected_at_raw: int = 0) -> dict:
+    """Both accounting checks passed and the counts add up from the records served to the rows output."""
+    assert result.success
+    evaluations = checks(result)
+    assert evaluations["raw_accounting"].passed and evaluations["reconciliation"].passed
+    landed = staging.read_jsonl(landed_key("InfoClimat", DAY))
+    assert len(landed) + rejected_at_raw == served
+    report = json.loads(open(staging.uri(quality_key(DAY)).removeprefix("file://")).read())
+    rows = {r["station_id"]: r for r in report["rows_per_station"]}
+    assert sum(rows[sid]["raw_rows"] for sid in INFOCLIMAT_STATIONS if sid in rows) == len(landed)
+    for r in rows.values():
+        assert r["raw_rows"] == r["output_rows"] + r["rejected"] + r["duplicates_dropped"], r
+    return rows
+
+
+@pytest.fixture
+def staging(tmp_path) -> LocalStagingZone:
+    return LocalStagingZone(root=str(tmp_path / "staging"))
+
+
+@pytest.mark.integration
+def test_500_twice_then_ok_lands_the_whole_day(httpserver: HTTPServer, staging):
+    httpserver.expect_ordered_request(PATH).respond_with_data("boom", status=500)
+    httpserver.expect_ordered_request(PATH).respond_with_data("boom", status=502)
+    httpserver.expect_ordered_request(PATH).respond_with_json(full_day())
+    result = run(httpserver, staging)
+    assert len(httpserver.log) == 3
+    rows = assert_reconciled(result, staging, served=3 * 144 + 24)
+    assert {sid: rows[sid]["output_rows"] for sid in INFOCLIMAT_STATIONS} == {
+        "00052": 144, "000R5": 144, "STATIC0010": 144, "07015": 24}
+    assert not set(INFOCLIMAT_STATIONS) & set(completeness_details(result).get("stations_below_coverage", []))
+
+
+@pytest.mark.integration
+def test_partial_day_lands_what_came_and_completeness_says_what_is_missing(httpserver: HTTPServer, staging):
+    document = full_day()
+    document["hourly"]["07015"] = document["hourly"]["07015"][:12]  # the synop stopped at noon
+    httpserver.expect_request(PATH).respond_with_json(document)
+    result = run(httpserver, staging)
+    rows = assert_reconciled(result, staging, served=3 * 144 + 12)
+    assert rows["07015"]["output_rows"] == 12
+    completeness = checks(result)["completeness"]
+    assert not completeness.passed and completeness.severity == dg.AssetCheckSeverity.WARN
+    details = completeness_details(result)
+    assert "07015" in details["stations_below_coverage"] and details["coverage"]["07015"] == 0.5
+
+
+@pytest.mark.integration
+def test_malformed_records_are_rejected_with_reasons_and_counted(httpserver: HTTPServer, staging):
+    document = full_day()
+    document["hourly"]["00052"][5] = {"id_station": "00052", "temperature": "8.0"}  # no dh_utc
+    document["hourly"]["000R5"][7]["temperature"] = "warm"  # lands raw, rejected by the transform
+    httpserver.expect_request(PATH).respond_with_json(document)
+    result = run(httpserver, staging)
+    rows = assert_reconciled(result, staging, served=3 * 144 + 24, rejected_at_raw=1)
+    assert staging.exists(f"raw/_rejects/InfoClimat/{DAY[8:10]}{DAY[5:7]}{DAY[2:4]}/infoclimat.jsonl")
+    assert rows["000R5"]["rejected"] == 1 and rows["000R5"]["output_rows"] == 143
+    assert rows["00052"]["raw_rows"] == 143 and rows["00052"]["output_rows"] == 143
+
+
+def _assert_failed_naming(result, *needles: str) -> None:
+    assert not result.success
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failures and failures[0].step_key.startswith("raw__InfoClimat")
+    message = str(failures[0].event_specific_data.error)
+    for needle in needles:
+        assert needle in message, (needle, message)
+    assert TOKEN not in message
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert RAW_INFOCLIMAT not in materialized and WEATHER_DATA not in materialized
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "response, needles",
+    [
+        (Response("<html><title>Maintenance</title></html>", status=200, content_type="text/html"),
+         ("not JSON", "Maintenance", DAY)),
+        (Response(json.dumps({"status": "KO", "errors": ["quota exceeded"]}), content_type="application/json"),
+         ("quota exceeded", DAY)),
+    ],
+    ids=["html-page", "status-not-ok"],
+)
+def test_unusable_answers_fail_the_day_clearly(httpserver: HTTPServer, staging, response, needles):
+    httpserver.expect_request(PATH).respond_with_response(response)
+    result = run(httpserver, staging)
+    _assert_failed_naming(result, *needles)
+    assert not staging.exists(landed_key("InfoClimat", DAY))
+
+
+@pytest.mark.integration
+def test_a_station_missing_from_the_answer_fails_naming_it(httpserver: HTTPServer, staging):
+    document = full_day()
+    del document["hourly"]["STATIC0010"]
+    httpserver.expect_request(PATH).respond_with_json(document)
+    result = run(httpserver, staging)
+    _assert_failed_naming(result, "STATIC0010", DAY)
+
+
+@pytest.mark.integration
+def test_persistent_500_fails_after_the_retries(httpserver: HTTPServer, staging):
+    httpserver.expect_request(PATH).respond_with_data("boom", status=500)
+    result = run(httpserver, staging)
+    _assert_failed_naming(result, "500", DAY)
+    assert len(httpserver.log) == 4
