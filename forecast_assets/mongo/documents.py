@@ -9,10 +9,10 @@ Decisions, in one place:
   or visibility), so most rows would carry several nulls; omitting them keeps documents small and
   lets the validator say simply "if present, a double within range" (no ``null`` branch a writer
   could abuse). Readers lose nothing: ``{"uv_index": null}`` still matches missing fields, and
-  ``pd.DataFrame(list(cursor))`` turns missing keys back into NaN. Loading ``$unset``\\ s the absent
-  measures (see :func:`document_groups`), so a value that became absent upstream disappears too.
+  ``pd.DataFrame(list(cursor))`` turns missing keys back into NaN. Loading replaces a changed
+  document whole (``sync.sync_windows``), so a value that became absent upstream disappears too.
 * **``_id`` is a server-generated ObjectId; the natural key is enforced by a unique index** on
-  ``(station_id, timestamp)``. Upserts filter on that key, which is a single lookup in the unique
+  ``(station_id, timestamp)``. Replaces filter on that key, which is a single lookup in the unique
   index; a key-derived ``_id`` would not remove that index (the "one station over a time range"
   queries need it anyway), so it would be a second encoding of the key to keep in sync for nothing.
 * **Types**: ``timestamp`` → tz-aware UTC ``datetime`` (BSON date; BSON keeps milliseconds, so
@@ -84,7 +84,7 @@ def document_groups(frame: pd.DataFrame) -> Iterator[DocumentGroup]:
 
     Rows are grouped by their null pattern (vectorised: one bit per nullable column), so each group
     is materialised with a single ``to_dict("records")`` over exactly its present columns; nothing
-    loops over rows in Python. Loading uses ``absent`` to ``$unset`` those fields.
+    loops over rows in Python; ``absent`` names the fields those documents omit.
     """
     _check_frame(frame)
     if frame.empty:

@@ -31,6 +31,13 @@ def _key(doc: dict[str, Any]) -> tuple[str, dt.datetime]:
     return doc["station_id"], stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
 
 
+def _utc(bound: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(bound)
+    if stamp.tzinfo is None:
+        raise ValueError(f"window bounds must be timezone-aware, got {bound!r}")
+    return stamp.tz_convert("UTC")
+
+
 def same_document(new: dict[str, Any], stored: dict[str, Any]) -> bool:
     """Whether a stored document equals the document of a row (timestamps at BSON precision)."""
     return new.keys() == stored.keys() and all(
@@ -38,14 +45,30 @@ def same_document(new: dict[str, Any], stored: dict[str, Any]) -> bool:
     )
 
 
-def _replace(collection: Collection, docs: list[dict[str, Any]], batch_size: int) -> int:
+def _error(doc: dict[str, Any], error: dict[str, Any]) -> dict[str, Any]:
+    return {"station_id": doc["station_id"], "timestamp": doc["timestamp"].isoformat(),
+            "code": error.get("code"), "errmsg": str(error.get("errmsg", ""))[:300]}
+
+
+def _replace(
+    collection: Collection, docs: list[dict[str, Any]], batch_size: int, errors_out: list[dict[str, Any]]
+) -> int:
+    """Replace (upsert) documents by key; how many were written. Refused ones go to ``errors_out``."""
+    written = 0
     for start in range(0, len(docs), batch_size):
-        collection.bulk_write(
-            [ReplaceOne({"station_id": d["station_id"], "timestamp": d["timestamp"]}, d, upsert=True)
-             for d in docs[start:start + batch_size]],
-            ordered=False,
-        )
-    return len(docs)
+        batch = docs[start:start + batch_size]
+        try:
+            collection.bulk_write(
+                [ReplaceOne({"station_id": d["station_id"], "timestamp": d["timestamp"]}, d, upsert=True)
+                 for d in batch],
+                ordered=False,
+            )
+            written += len(batch)
+        except BulkWriteError as error:
+            errors = error.details.get("writeErrors", [])
+            written += len(batch) - len(errors)
+            errors_out.extend(_error(batch[e["index"]], e) for e in errors)
+    return written
 
 
 def _insert(
@@ -64,15 +87,10 @@ def _insert(
             errors = error.details.get("writeErrors", [])
             inserted += error.details.get("nInserted", 0)
             raced.extend(batch[e["index"]] for e in errors if e.get("code") == DUPLICATE_KEY)
-            errors_out.extend(
-                {"station_id": batch[e["index"]]["station_id"],
-                 "timestamp": batch[e["index"]]["timestamp"].isoformat(),
-                 "code": e.get("code"), "errmsg": str(e.get("errmsg", ""))[:300]}
-                for e in errors if e.get("code") != DUPLICATE_KEY
-            )
+            errors_out.extend(_error(batch[e["index"]], e) for e in errors if e.get("code") != DUPLICATE_KEY)
     for doc in raced:
         doc.pop("_id", None)
-    return inserted, _replace(collection, raced, batch_size)
+    return inserted, _replace(collection, raced, batch_size, errors_out)
 
 
 def sync_windows(
@@ -83,20 +101,22 @@ def sync_windows(
 ) -> dict[str, Any]:
     """Make each station's documents in its window ``[start, end)`` equal ``frame``'s rows of it.
 
-    ``windows`` maps station id to its window; every row of ``frame`` must fall in its station's
-    window. All stations are diffed first, then written together (one ``insert_many`` stream, one
-    bulk replace), which is what makes the load fast. Returns counts: ``inserted``, ``updated``,
-    ``unchanged``, ``deleted``, ``write_errors`` and ``error_samples`` (documents the server
-    refused), ``seconds``.
+    ``windows`` maps station id to its window (timezone-aware bounds); every row of ``frame`` must
+    fall in its station's window, else ValueError before anything is written. Stations without a
+    window are not touched. All stations are diffed first, then written together (one
+    ``insert_many`` stream, one bulk replace), which is what makes the load fast. Returns counts:
+    ``inserted``, ``updated``, ``unchanged``, ``deleted``, ``write_errors`` and ``error_samples``
+    (documents the server refused, new or changed; the others are still written), ``seconds``.
     """
     started = time.perf_counter()
     unknown = set(frame["station_id"].unique()) - set(windows)
     if unknown:
         raise ValueError(f"rows of stations without a window: {sorted(unknown)}")
+    windows = {station: (_utc(start), _utc(end)) for station, (start, end) in windows.items()}
     by_station: dict[str, list[dict[str, Any]]] = {station: [] for station in windows}
     for doc in frame_to_documents(frame):
         by_station[doc["station_id"]].append(doc)
-    new, changed, unchanged, deleted = [], [], 0, 0
+    new, changed, unchanged, stale = [], [], 0, []
     for station, (start, end) in windows.items():
         window = {"station_id": station,
                   "timestamp": {"$gte": start.to_pydatetime(), "$lt": end.to_pydatetime()}}
@@ -113,11 +133,15 @@ def sync_windows(
             else:
                 changed.append(doc)
         if stored:  # documents of this window that the partition no longer has
-            stale = [ts for _, ts in stored]
-            deleted += collection.delete_many({**window, "timestamp": {"$in": stale}}).deleted_count
+            stale.append((station, [ts for _, ts in stored]))
+    # Every window was checked above: a refused frame writes nothing.
+    deleted = sum(
+        collection.delete_many({"station_id": station, "timestamp": {"$in": stamps}}).deleted_count
+        for station, stamps in stale
+    )
     errors: list[dict[str, Any]] = []
     inserted, raced = _insert(collection, new, batch_size, errors)
-    updated = _replace(collection, changed, batch_size) + raced
+    updated = _replace(collection, changed, batch_size, errors) + raced
     return {"inserted": inserted, "updated": updated, "unchanged": unchanged, "deleted": deleted,
             "write_errors": len(errors), "error_samples": errors[:5],
             "seconds": time.perf_counter() - started}
