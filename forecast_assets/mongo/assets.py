@@ -10,8 +10,8 @@ from forecast_assets.mongo.sync import DEFAULT_BATCH_SIZE, sync_windows
 from forecast_assets.partitions import daily_partitions
 from forecast_assets.staging import StagingZone
 from forecast_assets.stations import STATIONS
-from forecast_assets.weather.assets import WEATHER_DATA, dataset_key
-from forecast_assets.weather.checks import station_window
+from forecast_assets.weather.assets import WEATHER_DATA, dataset_key, quality_key
+from forecast_assets.weather.checks import failed_blocking_checks, station_window
 from forecast_assets.weather.dataset import from_jsonl
 
 WEATHER_MEASUREMENTS = dg.AssetKey(["mongodb", MEASUREMENTS])
@@ -34,6 +34,30 @@ def load_day(mongo: MongoResource, frame: pd.DataFrame, partition_key: str, batc
     )
 
 
+def refuse_blocked_days(staging: StagingZone, partition_keys: list[str]) -> None:
+    """Fail, before anything is written, if a day's weather_data failed a blocking check.
+
+    weather_data stages its dataset before its checks run, so a run that selects only this asset
+    would otherwise load a day that was blocked in an earlier run.
+    """
+    blocked = {}
+    for partition_key in partition_keys:
+        if not staging.exists(quality_key(partition_key)):
+            blocked[partition_key] = ["no quality report: materialize weather_data for this day"]
+            continue
+        failed = failed_blocking_checks(staging.read_json(quality_key(partition_key))["checks"])
+        if failed:
+            blocked[partition_key] = failed
+    if blocked:
+        listed = "; ".join(f"{day}: {', '.join(names)}" for day, names in blocked.items())
+        raise dg.Failure(
+            description=(f"weather_data did not pass its blocking checks for {len(blocked)} day(s), so "
+                         f"nothing was loaded into {MEASUREMENTS}: {listed}. Fix the source data and "
+                         "re-materialize weather_data for those days."),
+            metadata={"blocked_partitions": dg.MetadataValue.json(blocked)},
+        )
+
+
 @dg.asset(
     key=WEATHER_MEASUREMENTS,
     group_name="mongodb",
@@ -53,6 +77,7 @@ def weather_measurements(
     context: dg.AssetExecutionContext, config: MongoLoadConfig, staging: StagingZone, mongo: MongoResource
 ) -> dg.MaterializeResult:
     """Load each day of the range; only what differs from the collection is written."""
+    refuse_blocked_days(staging, list(context.partition_keys))
     database = mongo.get_database()
     setup = mongo.with_retries(lambda: ensure_collections(database), "create collections and indexes")
     collection = database[MEASUREMENTS]

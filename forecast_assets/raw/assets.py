@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from forecast_assets.partitions import RAW_SOURCES, daily_partitions, ddmmyy, partition_day
+from forecast_assets.raw.checks import account_partition, accounting_result, raw_check_specs
 from forecast_assets.raw.infoclimat import InfoClimatError
 from forecast_assets.raw.records import RawBatch, SourceUnavailableError
 from forecast_assets.staging import StagingZone
@@ -58,14 +59,16 @@ def _preview(batch: RawBatch, rows: int = 5) -> str:
 def build_raw_asset(source: str) -> dg.AssetsDefinition:
     """The raw asset of one source: each partition is that source's day, landed unchanged."""
     resource_key = SOURCE_RESOURCE_KEYS[source]
+    asset_key = raw_asset_key(source)
 
     @dg.asset(
-        key=raw_asset_key(source),
+        key=asset_key,
         group_name="raw",
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         required_resource_keys={resource_key, "staging"},
         pool=INFOCLIMAT_POOL if source == "InfoClimat" else None,
+        check_specs=raw_check_specs(asset_key),
         kinds={"python", "json"},
         description=(
             f"{source} observations of one day, landed unchanged (original field names and text) "
@@ -77,7 +80,7 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
         reader = getattr(context.resources, resource_key)
         staging: StagingZone = context.resources.staging
         ingested_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        summaries, last_batch = [], None
+        summaries, accounting, last_batch = [], [], None
         for partition_key in context.partition_keys:  # one day in memory at a time
             try:
                 batch = reader.fetch_day(partition_day(partition_key), ingested_at)
@@ -87,6 +90,10 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
                     metadata={"source": reader.describe(), "partition": partition_key},
                 ) from error
             summaries.append(land_batch(staging, source, partition_key, batch))
+            accounting.append(account_partition(
+                staging, partition_key, batch.read_count,
+                landed_key(source, partition_key), rejects_key(source, partition_key),
+            ))
             last_batch = batch
             context.log.info(
                 f"{source} {partition_key}: {len(batch.rows)} rows landed, {len(batch.rejects)} rejected"
@@ -109,7 +116,8 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
                 "path": dg.MetadataValue.path(summaries[-1]["uri"]),
                 "partitions": dg.MetadataValue.md(table.to_markdown(index=False)),
                 "preview": dg.MetadataValue.md(_preview(last_batch)),
-            }
+            },
+            check_results=[accounting_result(asset_key, accounting)],
         )
 
     return _raw

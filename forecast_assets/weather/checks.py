@@ -109,6 +109,13 @@ CHECKS: tuple[_CheckDefinition, ...] = (
 _BY_NAME = {c.name: c for c in CHECKS}
 
 
+def failed_blocking_checks(outcomes: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Names of the blocking checks that failed among ``outcomes`` (``CheckOutcome`` dicts, as in a
+    day's quality report)."""
+    return [o["name"] for o in outcomes
+            if not o["passed"] and o["name"] in _BY_NAME and _BY_NAME[o["name"]].blocking]
+
+
 def weather_check_specs(asset_key: dg.AssetKey | str | list[str]) -> list[dg.AssetCheckSpec]:
     """The check specs to declare on the weather_data asset (``check_specs=``)."""
     metadata = {COMPLETENESS: {"coverage_threshold": COVERAGE_THRESHOLD,

@@ -32,11 +32,12 @@ WEATHER_DATA = ("weather_data",)
 MONGO = ("mongodb", "weather_measurements")
 ASSETS = {*RAW, WEATHER_DATA, MONGO}
 ERROR_CHECKS = {
+    **{k: {"raw_accounting"} for k in RAW},
     WEATHER_DATA: {"schema_conformance", "unique_station_timestamp", "reconciliation"},
     MONGO: {"mongo_reconciliation", "mongo_round_trip"},
 }
 WARN_CHECKS = {WEATHER_DATA: {"completeness"}, MONGO: {"mongo_read_latency"}}
-BLOCKING = {"schema_conformance", "unique_station_timestamp", "reconciliation", "mongo_reconciliation"}
+BLOCKING = {"raw_accounting", "schema_conformance", "unique_station_timestamp", "reconciliation", "mongo_reconciliation"}
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -87,7 +88,7 @@ def test_asset_graph_lineage_and_checks(dagster_ui: DagsterUI):
         assert node["assetChecksOrError"]["__typename"] == "AssetChecks", node["assetChecksOrError"]
         checks[key] = {c["name"]: c["blocking"] for c in node["assetChecksOrError"]["checks"]}
     assert checks == {
-        **{k: {} for k in RAW},
+        **{k: {"raw_accounting": True} for k in RAW},
         WEATHER_DATA: {"schema_conformance": True, "unique_station_timestamp": True,
                        "reconciliation": True, "completeness": False},
         MONGO: {"mongo_reconciliation": True, "mongo_round_trip": False, "mongo_read_latency": False},
@@ -224,7 +225,7 @@ def test_one_day_of_the_whole_lineage_runs_and_passes_its_checks(dagster_ui: Dag
             ev = e["evaluation"]
             evaluations.setdefault(tuple(ev["assetKey"]["path"]), {}).setdefault(ev["checkName"], []).append(ev)
     assert {k: set(v) for k, v in evaluations.items()} == {
-        k: ERROR_CHECKS[k] | WARN_CHECKS[k] for k in ERROR_CHECKS
+        k: ERROR_CHECKS[k] | WARN_CHECKS.get(k, set()) for k in ERROR_CHECKS
     }
     for key, names in ERROR_CHECKS.items():
         for name in names:

@@ -1,0 +1,106 @@
+"""raw_accounting: every record read from a source is stored once, landed or rejected.
+
+The raw asset evaluates the check itself, one partition (day) at a time (``account_partition``,
+counting what the staging zone actually holds), then folds the days into one ``AssetCheckResult``
+for the run (``accounting_result``): Dagster records check results per run, and a single-run
+backfill covers several days.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import dagster as dg
+from tabulate import tabulate
+
+from forecast_assets.raw.records import SOURCE_POSITION, SOURCE_URI
+from forecast_assets.staging import StagingZone
+
+RAW_ACCOUNTING = "raw_accounting"
+
+
+def raw_check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    """The check specs to declare on a raw asset (``check_specs=``)."""
+    return [
+        dg.AssetCheckSpec(
+            RAW_ACCOUNTING, asset=asset_key, blocking=True,
+            description="Per partition: records read from the source = lines stored in the landed file "
+                        "+ lines stored in the rejects file, and no record stored twice.",
+        )
+    ]
+
+
+def _stored(staging: StagingZone, key: str) -> tuple[list[dict[str, Any]], int] | None:
+    """The JSON records stored at ``key`` and how many lines are not one; None if nothing is stored."""
+    if not staging.exists(key):
+        return None
+    records, unreadable = [], 0
+    for line in staging.read_bytes(key).decode("utf-8").split("\n"):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            unreadable += 1
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+        else:
+            unreadable += 1
+    return records, unreadable
+
+
+def account_partition(
+    staging: StagingZone, partition_key: str, read: int, landed_at: str, rejected_at: str
+) -> dict[str, Any]:
+    """One partition's accounting: records read vs. what is stored at ``landed_at`` and ``rejected_at``."""
+    problems = []
+    landed = _stored(staging, landed_at)
+    if landed is None:
+        problems.append(f"no landed file at {landed_at}")
+        landed = ([], 0)
+    rejected = _stored(staging, rejected_at) or ([], 0)
+    records, unreadable = landed[0] + rejected[0], landed[1] + rejected[1]
+    if unreadable:
+        problems.append(f"{unreadable} stored line(s) are not JSON records")
+    lineage = Counter((r.get(SOURCE_URI), r.get(SOURCE_POSITION)) for r in records)
+    repeated = sorted(str(position) for (_, position), n in lineage.items() if n > 1)
+    if repeated:
+        problems.append(f"stored more than once: {', '.join(repeated[:5])}" + (" …" if len(repeated) > 5 else ""))
+    balanced = read == len(records)
+    return {
+        "partition": partition_key,
+        "read": int(read),
+        "landed": len(landed[0]),
+        "rejected": len(rejected[0]),
+        "balanced": balanced,
+        "problems": "; ".join(problems),
+        "passed": balanced and not problems,
+    }
+
+
+def accounting_result(asset_key: dg.AssetKey, rows: list[dict[str, Any]]) -> dg.AssetCheckResult:
+    """One ``raw_accounting`` result for the run: passed iff every partition's row passed."""
+    failed = [r["partition"] for r in rows if not r["passed"]]
+    totals = {k: sum(r[k] for r in rows) for k in ("read", "landed", "rejected")}
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=RAW_ACCOUNTING,
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            **{key: dg.MetadataValue.int(value) for key, value in totals.items()},
+            "partitions_checked": dg.MetadataValue.int(len(rows)),
+            "failed_partitions": dg.MetadataValue.json(failed),
+            "per_partition": dg.MetadataValue.md(
+                tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True)
+            ),
+        },
+        description=(
+            f"failed on {len(failed)} of {len(rows)} partition(s): {', '.join(failed)}" if failed
+            else f"{totals['read']} record(s) read = {totals['landed']} landed + {totals['rejected']} "
+                 f"rejected over {len(rows)} partition(s)"
+        ),
+    )
