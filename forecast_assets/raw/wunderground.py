@@ -95,9 +95,13 @@ def read_workbook_day(path: Path, day: date, ingested_at: str) -> RawBatch:
         while header and header[-1] is None:
             header = header[:-1]
         if header != WU_COLUMNS:
+            missing = [c for c in WU_COLUMNS if c not in header]
+            unexpected = [c for c in header if c not in WU_COLUMNS]
+            difference = (f"missing {missing}, unexpected {unexpected}" if missing or unexpected
+                          else "same columns, other order")
             raise SourceUnavailableError(
                 f"workbook {path} sheet {sheet_name}: header {list(header)} is not the WU header "
-                f"{list(WU_COLUMNS)}"
+                f"{list(WU_COLUMNS)} ({difference})"
             )
         batch = RawBatch(source_uri=path.resolve().as_uri())
         blank = 0

@@ -391,12 +391,12 @@ def _drop_dew_point(workbook: openpyxl.Workbook) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("edit, header", [
-    (_rename_temperature, [*WU_COLUMNS[:1], "Temp.", *WU_COLUMNS[2:]]),
-    (_drop_dew_point, [c for c in WU_COLUMNS if c != "Dew Point"]),
+@pytest.mark.parametrize("edit, header, difference", [
+    (_rename_temperature, [*WU_COLUMNS[:1], "Temp.", *WU_COLUMNS[2:]], "missing ['Temperature'], unexpected ['Temp.']"),
+    (_drop_dew_point, [c for c in WU_COLUMNS if c != "Dew Point"], "missing ['Dew Point'], unexpected []"),
 ], ids=["renamed", "missing"])
 def test_renamed_or_missing_column_fails_naming_file_sheet_and_header(tmp_path, staging, mongo,  # noqa: F811
-                                                                     edit, header):
+                                                                     edit, header, difference):
     workbook = fr_workbook(tmp_path / "ILAMAD25.xlsx", [HEADER_DAY], edit)
 
     result = materialize(workbook, staging, mongo, HEADER_DAY)
@@ -405,7 +405,7 @@ def test_renamed_or_missing_column_fails_naming_file_sheet_and_header(tmp_path, 
     [message] = failure_messages(result)
     assert message == (
         f"raw__FR: raw/FR partition {HEADER_DAY}: workbook {workbook} sheet 041024: header {header} "
-        f"is not the WU header {list(WU_COLUMNS)}"
+        f"is not the WU header {list(WU_COLUMNS)} ({difference})"
     )
     assert not staging.exists(landed_key("FR", HEADER_DAY))
     assert not materialized(result, "weather_data")
