@@ -22,7 +22,7 @@ def from_jsonl(data: bytes) -> pd.DataFrame:
     """A stored partition back in the contract's columns and dtypes."""
     if not data.strip():
         return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in _DTYPES.items()})[COLUMNS]
-    frame = pd.read_json(io.BytesIO(data), lines=True, dtype=False, convert_dates=False)
+    frame = pd.read_json(io.BytesIO(data), lines=True, dtype=False)  # dtype=False: no date guessing either
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601").astype(TIMESTAMP_DTYPE)
     for name, dtype in _DTYPES.items():
         if name != "timestamp":
