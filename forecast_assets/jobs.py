@@ -2,11 +2,9 @@
 
 import dagster as dg
 
-from forecast_assets.partitions import daily_partitions
-
 weather_pipeline_job = dg.define_asset_job(
     name="weather_pipeline",
     selection=dg.AssetSelection.all(),
-    partitions_def=daily_partitions,
     description="Every source's raw days, through to the data scientists' dataset.",
+    # Partitioned by the assets' shared daily_partitions (Dagster infers it from the selection).
 )
