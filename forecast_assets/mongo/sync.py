@@ -52,29 +52,34 @@ def _error(doc: dict[str, Any], error: dict[str, Any]) -> dict[str, Any]:
 
 def _replace(
     collection: Collection, docs: list[dict[str, Any]], batch_size: int, errors_out: list[dict[str, Any]]
-) -> int:
-    """Replace (upsert) documents by key; how many were written. Refused ones go to ``errors_out``."""
-    written = 0
+) -> tuple[int, int]:
+    """Replace (upsert) documents by key; (changed, already identical) as the server counts them.
+
+    Refused ones go to ``errors_out``.
+    """
+    changed = identical = 0
     for start in range(0, len(docs), batch_size):
         batch = docs[start:start + batch_size]
         try:
-            collection.bulk_write(
+            result = collection.bulk_write(
                 [ReplaceOne({"station_id": d["station_id"], "timestamp": d["timestamp"]}, d, upsert=True)
                  for d in batch],
                 ordered=False,
-            )
-            written += len(batch)
+            ).bulk_api_result
         except BulkWriteError as error:
-            errors = error.details.get("writeErrors", [])
-            written += len(batch) - len(errors)
-            errors_out.extend(_error(batch[e["index"]], e) for e in errors)
-    return written
+            result = error.details
+            errors_out.extend(_error(batch[e["index"]], e) for e in result.get("writeErrors", []))
+        changed += result.get("nModified", 0) + result.get("nUpserted", 0)
+        identical += result.get("nMatched", 0) - result.get("nModified", 0)
+    return changed, identical
 
 
 def _insert(
     collection: Collection, docs: list[dict[str, Any]], batch_size: int, errors_out: list[dict[str, Any]]
-) -> tuple[int, int]:
-    """Insert new documents; ones another writer inserted meanwhile are replaced. (inserted, replaced).
+) -> tuple[int, int, int]:
+    """Insert new documents; ones another writer inserted meanwhile are replaced.
+
+    Returns (inserted, replaced with a different value, found already identical).
 
     Other write errors (e.g. a validator rejection) are appended to ``errors_out``.
     """
@@ -90,7 +95,7 @@ def _insert(
             errors_out.extend(_error(batch[e["index"]], e) for e in errors if e.get("code") != DUPLICATE_KEY)
     for doc in raced:
         doc.pop("_id", None)
-    return inserted, _replace(collection, raced, batch_size, errors_out)
+    return inserted, *_replace(collection, raced, batch_size, errors_out)
 
 
 def sync_windows(
@@ -140,8 +145,10 @@ def sync_windows(
         for station, stamps in stale
     )
     errors: list[dict[str, Any]] = []
-    inserted, raced = _insert(collection, new, batch_size, errors)
-    updated = _replace(collection, changed, batch_size, errors) + raced
-    return {"inserted": inserted, "updated": updated, "unchanged": unchanged, "deleted": deleted,
+    inserted, raced_changed, raced_identical = _insert(collection, new, batch_size, errors)
+    updated, _ = _replace(collection, changed, batch_size, errors)
+    # A document another writer stored first counts as unchanged if it holds the same values.
+    return {"inserted": inserted, "updated": updated + raced_changed, "unchanged": unchanged + raced_identical,
+            "deleted": deleted,
             "write_errors": len(errors), "error_samples": errors[:5],
             "seconds": time.perf_counter() - started}
