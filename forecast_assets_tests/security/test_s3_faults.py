@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import http.client
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,6 +47,7 @@ class FaultyS3Proxy:
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname, parts.port)
         self.fail_next = 0  # fail this many more requests
+        self.lose_next = 0  # forward this many more requests, then answer 503 anyway (response lost)
         self.down = False  # fail every request
         self.log: list[tuple[str, str, int]] = []  # (method, path, status) of every request served
         self._lock = threading.Lock()
@@ -66,10 +66,15 @@ class FaultyS3Proxy:
                     fail = proxy.down or proxy.fail_next > 0
                     if proxy.fail_next > 0:
                         proxy.fail_next -= 1
+                    lose = not fail and proxy.lose_next > 0
+                    if lose:
+                        proxy.lose_next -= 1
                 if fail:
                     status, headers, payload = 503, [("Content-Type", "application/xml")], SERVICE_UNAVAILABLE
                 else:
                     status, headers, payload = proxy._forward(self.command, self.path, self.headers, body)
+                    if lose:  # the upstream did the work; the client never hears of it
+                        status, headers, payload = 503, [("Content-Type", "application/xml")], SERVICE_UNAVAILABLE
                 with proxy._lock:
                     proxy.log.append((self.command, self.path, status))
                 self.send_response(status)
@@ -151,10 +156,8 @@ def test_write_succeeds_after_transient_5xx(bucket: str, proxy: FaultyS3Proxy, m
     staging = zone(bucket, proxy, max_attempts=5)
     data = "".join(f'{{"n": {i}, "t": "56.8\u00a0°F"}}\n' for i in range(500)).encode("utf-8")
 
-    started = time.monotonic()
     uri = staging.write_bytes(KEY, data)
 
-    assert time.monotonic() - started < 15  # two standard-mode backoffs: at most 1 s + 2 s
     assert uri == f"s3://{bucket}/{PREFIX}/{KEY}"
     assert proxy.requests("PUT") == [503, 503, 200]  # retried by botocore, not by hand
     body = boto3.client("s3", region_name="us-east-1", endpoint_url=moto_server).get_object(
@@ -162,16 +165,30 @@ def test_write_succeeds_after_transient_5xx(bucket: str, proxy: FaultyS3Proxy, m
     assert body == data  # the whole payload, byte for byte
 
 
+def test_a_lost_response_after_the_object_was_stored_is_retried_harmlessly(
+    bucket: str, proxy: FaultyS3Proxy, moto_server: str
+) -> None:
+    staging = zone(bucket, proxy, max_attempts=5)
+    staging.write_bytes(KEY, b'{"version": 1}\n')
+    proxy.lose_next = 1  # S3 stores the new version, then the client gets a 503
+    new = "".join(f'{{"version": 2, "n": {i}}}\n' for i in range(300)).encode("utf-8")
+
+    staging.write_bytes(KEY, new)
+
+    assert proxy.requests("PUT") == [200, 503, 200]  # the same PUT sent again by botocore
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=moto_server)
+    assert s3.get_object(Bucket=bucket, Key=f"{PREFIX}/{KEY}")["Body"].read() == new  # whole, once
+    assert keys_on_moto(moto_server, bucket) == [f"{PREFIX}/{KEY}"]  # no second object, no temp key
+    assert staging.read_jsonl(KEY)[-1] == {"version": 2, "n": 299}
+
+
 def test_persistent_5xx_fails_clearly_and_leaves_no_object(bucket: str, proxy: FaultyS3Proxy, moto_server: str) -> None:
     proxy.down = True
     staging = zone(bucket, proxy, max_attempts=3)
 
-    started = time.monotonic()
     with pytest.raises(StagingZoneError) as excinfo:
         staging.write_bytes(KEY, b'{"n": 1}\n')
-    elapsed = time.monotonic() - started
 
-    assert elapsed < 15
     message = str(excinfo.value)
     assert f"bucket {bucket!r}" in message
     assert f"key '{PREFIX}/{KEY}'" in message
