@@ -22,7 +22,7 @@ from forecast_assets.weather.checks import (
     records,
     station_coverage,
 )
-from forecast_assets.weather.schema import KEY_COLUMNS, MEASURE_COLUMNS, WeatherData
+from forecast_assets.weather.schema import KEY_COLUMNS, MEASURE_COLUMNS, range_bounds
 
 #: Most rejects / duplicates kept as a sample in the report.
 REPORT_SAMPLE_SIZE = 10
@@ -31,28 +31,6 @@ PLOT_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
                 "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 #: Longest text kept of a rejected record as found.
 RECORD_TEXT_LIMIT = 200
-
-_LOWER = {"greater_than_or_equal_to": True, "greater_than": False}
-_UPPER = {"less_than_or_equal_to": True, "less_than": False}
-
-
-def range_bounds() -> dict[str, dict[str, Any]]:
-    """The numeric bounds of each contract column, read from the Pandera model's checks."""
-    bounds: dict[str, dict[str, Any]] = {}
-    for name, column in WeatherData.to_schema().columns.items():
-        entry: dict[str, Any] = {}
-        for check in column.checks:
-            stats = check.statistics or {}
-            if check.name in _LOWER or check.name == "in_range":
-                entry["min"] = stats["min_value"]
-                entry["min_inclusive"] = _LOWER.get(check.name, stats.get("include_min", True))
-            if check.name in _UPPER or check.name == "in_range":
-                entry["max"] = stats["max_value"]
-                entry["max_inclusive"] = _UPPER.get(check.name, stats.get("include_max", True))
-        if entry:
-            bounds[name] = entry
-    return bounds
-
 
 def range_violations(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Per column with any value outside its contract bounds: how many below / above, and the extremes."""

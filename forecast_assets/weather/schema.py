@@ -6,6 +6,8 @@ MongoDB validator) derives from this model rather than retyping it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -61,3 +63,29 @@ class WeatherData(pa.DataFrameModel):
 COLUMNS: list[str] = list(WeatherData.to_schema().columns)
 #: The measured columns (everything after the key and the station's identity).
 MEASURE_COLUMNS: list[str] = COLUMNS[COLUMNS.index("timestamp") + 1:]
+
+
+_LOWER = {"greater_than_or_equal_to": True, "greater_than": False}
+_UPPER = {"less_than_or_equal_to": True, "less_than": False}
+
+
+def range_bounds() -> dict[str, dict[str, Any]]:
+    """The numeric bounds of each contract column, read from the Pandera model's checks."""
+    bounds: dict[str, dict[str, Any]] = {}
+    for name, column in WeatherData.to_schema().columns.items():
+        entry: dict[str, Any] = {}
+        for check in column.checks:
+            stats = check.statistics or {}
+            if check.name in _LOWER or check.name == "in_range":
+                entry["min"] = stats["min_value"]
+                entry["min_inclusive"] = _LOWER.get(check.name, stats.get("include_min", True))
+            if check.name in _UPPER or check.name == "in_range":
+                entry["max"] = stats["max_value"]
+                entry["max_inclusive"] = _UPPER.get(check.name, stats.get("include_max", True))
+        if entry:
+            bounds[name] = entry
+    return bounds
+
+
+#: ``range_bounds()`` computed once: the transform rejects rows outside these bounds.
+RANGE_BOUNDS: dict[str, dict[str, Any]] = range_bounds()

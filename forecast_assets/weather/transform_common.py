@@ -11,7 +11,7 @@ import pandas as pd
 
 from forecast_assets.raw.records import INGESTED_AT, LINEAGE_FIELDS, SOURCE_POSITION, SOURCE_URI
 from forecast_assets.stations import INFOCLIMAT, STATIONS, WEATHER_UNDERGROUND, Station
-from forecast_assets.weather.schema import COLUMNS, MEASURE_COLUMNS, TIMESTAMP_DTYPE
+from forecast_assets.weather.schema import COLUMNS, MEASURE_COLUMNS, RANGE_BOUNDS, TIMESTAMP_DTYPE
 
 # --- the raw field → contract column mappings (data, one dict per source) ---------------------
 
@@ -141,6 +141,29 @@ def build_frame(
     frame = pd.DataFrame(data, columns=COLUMNS)
     frame["timestamp"] = frame["timestamp"].astype(TIMESTAMP_DTYPE)
     return frame
+
+
+def out_of_range(
+    values: np.ndarray, column: str, field: str, raw: Sequence[Any]
+) -> Optional[tuple[np.ndarray, Any]]:
+    """(bad mask, reason(row)) for converted ``values`` outside ``column``'s physical range in the
+    contract, or None if the column has no range. The row is rejected, not loaded: one impossible
+    reading must not hold back the rest of the day."""
+    bounds = RANGE_BOUNDS.get(column)
+    if bounds is None:
+        return None
+    with np.errstate(invalid="ignore"):
+        bad = np.zeros(len(values), dtype=bool)
+        if "min" in bounds:
+            bad |= values < bounds["min"] if bounds["min_inclusive"] else values <= bounds["min"]
+        if "max" in bounds:
+            bad |= values > bounds["max"] if bounds["max_inclusive"] else values >= bounds["max"]
+    allowed = f"{bounds.get('min', '-inf')} to {bounds.get('max', 'inf')}"
+
+    def reason(row: int) -> str:
+        shown = raw[row].replace("\u00a0", " ") if isinstance(raw[row], str) else raw[row]
+        return f"{field}: {shown!r} is {values[row]:.6g} in {column}, outside its physical range ({allowed})"
+    return bad, reason
 
 
 def make_reject(reason: str, station_id: Optional[str], row: dict[str, Any]) -> dict[str, Any]:

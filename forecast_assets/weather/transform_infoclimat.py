@@ -15,6 +15,7 @@ from forecast_assets.weather.transform_common import (
     build_frame,
     collect_rejects,
     column_values,
+    out_of_range,
 )
 from forecast_assets.weather.units import convert_values, factorize
 
@@ -41,7 +42,7 @@ def transform_infoclimat(rows: list[dict]) -> Transformed:
     ``null``, ``""`` (nebulosite) and the other blank texts become null; ``temps_omm`` becomes the
     Int64 ``weather_code``; ``pluie_3h`` is copied as is. A record whose ``id_station`` is not an
     InfoClimat station of stations.py, whose ``dh_utc`` is not a UTC time, or with a value that does
-    not parse is rejected with the reason.
+    not parse or lies outside the contract's physical range is rejected with the reason.
     """
     n = len(rows)
     problems: list[tuple[np.ndarray, Any]] = []
@@ -66,12 +67,15 @@ def transform_infoclimat(rows: list[dict]) -> Transformed:
 
     measures: dict[str, np.ndarray] = {}
     for field, column in INFOCLIMAT_FIELDS.items():
+        values = column_values(rows, field)
         converted = convert_values(
-            column_values(rows, field), column, field=field, bare_unit=INFOCLIMAT_UNITS[field],
-            whole=column == "weather_code",
+            values, column, field=field, bare_unit=INFOCLIMAT_UNITS[field], whole=column == "weather_code",
         )
         measures[column] = converted.values
         problems.append((converted.bad, converted.reason))
+        impossible = out_of_range(converted.values, column, field, values)
+        if impossible:
+            problems.append(impossible)
 
     def station_of(i: int) -> str | None:
         return ids[i] if isinstance(ids[i], str) else None

@@ -17,6 +17,7 @@ from forecast_assets.weather.transform_common import (
     build_frame,
     collect_rejects,
     column_values,
+    out_of_range,
 )
 from forecast_assets.weather.units import convert_values, convert_wind, factorize
 
@@ -60,9 +61,9 @@ def transform_wunderground(rows: list[dict], station_id: str, day: date) -> Tran
     """One WU station's rows of local ``day`` (the sheet's date) as contract rows.
 
     Values are converted by the unit in their text; blanks, "--" and "N/A" become null; a row with a
-    value that does not parse, an unexpected unit, an unknown wind text or a local time that does
-    not exist (spring-forward gap) is rejected with the reason. Duplicates are kept (see
-    ``deduplicate``); out-of-range values are kept for the checks to see.
+    value that does not parse, an unexpected unit, an unknown wind text, a value outside the
+    contract's physical range or a local time that does not exist (spring-forward gap) is rejected
+    with the reason. Duplicates are kept (see ``deduplicate``).
     """
     station = STATIONS.get(station_id)
     if station is None or station.source != WEATHER_UNDERGROUND:
@@ -90,6 +91,9 @@ def transform_wunderground(rows: list[dict], station_id: str, day: date) -> Tran
             converted = convert_values(values, column, field=field, bare_unit=WU_BARE_UNITS.get(field))
         measures[column] = converted.values
         problems.append((converted.bad, converted.reason))
+        impossible = out_of_range(converted.values, column, field, values)
+        if impossible:
+            problems.append(impossible)
 
     keep, rejects = collect_rejects(rows, problems, lambda i: station_id)
     frame = build_frame(

@@ -311,34 +311,32 @@ def _impossible_values(workbook: openpyxl.Workbook) -> None:
 
 
 @pytest.mark.integration
-def test_out_of_range_values_fail_the_blocking_check_and_nothing_reaches_mongodb(
+def test_out_of_range_values_reject_their_rows_with_reasons_and_the_rest_loads(
         tmp_path, staging, mongo):  # noqa: F811
     workbook = fr_workbook(tmp_path / "ILAMAD25.xlsx", [HOT_DAY], _impossible_values)
 
     result = materialize(workbook, staging, mongo, HOT_DAY)
 
-    schema = weather_check(result, "schema_conformance")
-    assert schema.passed is False
-    assert schema.metadata["failure_count"].value == 2
-    details = schema.metadata["failure_details"].value[HOT_DAY]
-    assert details["failures_by_column"] == {"temperature_c": 1, "humidity_pct": 1}
-    assert {(c["column"], c["failure_case"]) for c in details["failure_cases_sample"]} == {
-        ("temperature_c", "100.0"), ("humidity_pct", "187.0")}
-    assert "2 failure(s) in 2 column(s): humidity_pct, temperature_c" in schema.metadata["summary"].value
-    assert not result.success
-    [message] = failure_messages(result)  # the blocking check fails the weather_data step, and only it
-    assert message.startswith("weather_data: dagster._core.errors.DagsterAssetCheckFailedError: 1 blocking "
-                              "asset check failed with ERROR severity:\nweather_data: schema_conformance")
-
-    # the load did not run: no materialization, no document, no collection write for that day
-    assert materialized(result, "weather_data") == {HOT_DAY}
-    assert not materialized(result, "mongodb__weather_measurements")
-    assert mongo.get_database()[MEASUREMENTS].count_documents({}) == 0
-
+    assert result.success
+    assert weather_check(result, "schema_conformance").passed  # nothing impossible reached the dataset
+    rejected = [r for r in staging.read_jsonl(rejects_key(HOT_DAY)) if r["station_id"] == FR]
+    assert sorted(r["reason"] for r in rejected) == [
+        "Humidity: '187 %' is 187 in humidity_pct, outside its physical range (0 to 100)",
+        "Temperature: '212.0 °F' is 100 in temperature_c, outside its physical range (-50 to 60)",
+    ]
+    assert all(r["_source_position"].startswith("sheet=031024 row=") for r in rejected)
     report = staging.read_json(quality_key(HOT_DAY))
-    assert set(report["range_violations"]) == {"temperature_c", "humidity_pct"}
+    assert report["range_violations"] == {}
     fr = assert_accounted(result, staging, [HOT_DAY], workbook)
-    assert (fr[HOT_DAY]["raw_rows"], fr[HOT_DAY]["output_rows"], fr[HOT_DAY]["rejected"]) == (288, 288, 0)
+    assert (fr[HOT_DAY]["raw_rows"], fr[HOT_DAY]["output_rows"], fr[HOT_DAY]["rejected"]) == (288, 286, 2)
+
+    # the other 286 rows of the day reach MongoDB; the impossible ones do not
+    collection = mongo.get_database()[MEASUREMENTS]
+    start = local(HOT_DAY, "00:00")
+    window = {"$gte": start.to_pydatetime(), "$lt": (start + pd.Timedelta(days=1)).to_pydatetime()}
+    assert collection.count_documents({"station_id": FR, "timestamp": window}) == 286
+    assert collection.count_documents({"temperature_c": {"$gt": 60}}) == 0
+    assert collection.count_documents({"humidity_pct": {"$gt": 100}}) == 0
 
 
 # --- 3. a sheet named with another date format --------------------------------------------------

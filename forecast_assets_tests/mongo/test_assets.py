@@ -142,27 +142,29 @@ def test_server_killed_mid_load_then_rerun_gives_exactly_the_expected_documents(
 
 
 @pytest.mark.integration
-def test_load_is_blocked_when_weather_data_fails_a_blocking_check(week_staging, mongo, tmp_path):
+def test_load_is_blocked_when_weather_data_fails_a_blocking_check(week_staging, mongo, tmp_path, monkeypatch):
+    """A de-duplication bug (simulated) lets the sample's planted duplicate of 2 Oct through."""
     staging = LocalStagingZone(root=str(tmp_path / "staging"))
     for key in week_staging.list_keys("raw/"):
         staging.write_bytes(key, week_staging.read_bytes(key))
-    rows = staging.read_jsonl("raw/BE/031024/IICHTE19.jsonl")
-    rows[5]["Humidity"] = "187\u00a0%"
-    staging.write_jsonl("raw/BE/031024/IICHTE19.jsonl", rows)
-
-    result = run(staging, mongo, {WEATHER_DATA, WEATHER_MEASUREMENTS}, first="2024-10-03", last="2024-10-03")
+    with monkeypatch.context() as patch:
+        patch.setattr("forecast_assets.weather.assets.deduplicate",
+                      lambda frame: (frame.sort_values(["station_id", "timestamp"]), frame.iloc[:0]))
+        result = run(staging, mongo, {WEATHER_DATA, WEATHER_MEASUREMENTS}, first="2024-10-02", last="2024-10-02")
 
     assert not result.asset_materializations_for_node("mongodb__weather_measurements")
     assert mongo.get_database()[MEASUREMENTS].count_documents({}) == 0
-    assert any(e.check_name == "schema_conformance" and not e.passed for e in result.get_asset_check_evaluations())
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert {"schema_conformance", "unique_station_timestamp"} <= failed
 
-    # The blocked day stays staged; a later run of the load alone must not pick it up.
-    assert staging.exists(dataset_key("2024-10-03"))
-    later = run(staging, mongo, {WEATHER_MEASUREMENTS}, first="2024-10-02", last="2024-10-03")
+    # The blocked day stays staged; a later run of the load alone (bug fixed or not) must not pick it up.
+    assert staging.exists(dataset_key("2024-10-02"))
+    later = run(staging, mongo, {WEATHER_MEASUREMENTS}, first="2024-10-01", last="2024-10-02")
     assert not later.success
     failure = next(e for e in later.all_events if e.event_type_value == "STEP_FAILURE")
     message = str(failure.event_specific_data.error)
-    assert "2024-10-03: schema_conformance" in message and "2024-10-02: no quality report" in message
+    assert "2024-10-02: schema_conformance, unique_station_timestamp" in message
+    assert "2024-10-01: no quality report" in message
     assert mongo.get_database()[MEASUREMENTS].count_documents({}) == 0  # not even the other day
 
 

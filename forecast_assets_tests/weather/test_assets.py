@@ -83,31 +83,55 @@ def test_sample_week_checks_and_reports(sample_week):
     assert "data:image/png;base64," in materialization.metadata["temperature"].value
 
 
-@pytest.mark.integration
-def test_corrupt_value_fails_the_blocking_check_and_stops_downstream(sample_week, tmp_path):
+@pytest.fixture
+def day_staging(sample_week, tmp_path):
+    """A private copy of the sample week's raw partitions, free to corrupt."""
     source, _ = sample_week
     staging = LocalStagingZone(root=str(tmp_path / "staging"))
     for key in source.list_keys("raw/"):
         staging.write_bytes(key, source.read_bytes(key))
+    return staging
 
-    @dg.asset(partitions_def=weather_data.partitions_def, deps=[WEATHER_DATA],
-              backfill_policy=dg.BackfillPolicy.single_run())
-    def downstream_load(context) -> None:
-        context.log.info("loaded")
 
-    def run_day():
-        return run(staging, {WEATHER_DATA, downstream_load.key}, first="2024-10-03", last="2024-10-03",
-                   extra_assets=[downstream_load])
+@dg.asset(partitions_def=weather_data.partitions_def, deps=[WEATHER_DATA], backfill_policy=dg.BackfillPolicy.single_run())
+def downstream_load(context) -> None:
+    context.log.info("loaded")
 
-    assert run_day().asset_materializations_for_node("downstream_load")  # clean data flows through
 
-    rows = staging.read_jsonl(landed_key("FR", "2024-10-03"))
+def run_day(staging, day):
+    return run(staging, {WEATHER_DATA, downstream_load.key}, first=day, last=day, extra_assets=[downstream_load])
+
+
+@pytest.mark.integration
+def test_a_physically_impossible_value_rejects_its_row_and_the_day_flows_on(day_staging):
+    rows = day_staging.read_jsonl(landed_key("FR", "2024-10-03"))
     rows[10]["Temperature"] = "212.0\u00a0°F"  # 100 °C: parses, but is physically impossible here
-    staging.write_jsonl(landed_key("FR", "2024-10-03"), rows)
-    result = run_day()
+    day_staging.write_jsonl(landed_key("FR", "2024-10-03"), rows)
+
+    result = run_day(day_staging, "2024-10-03")
 
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key == WEATHER_DATA}
+    assert evaluations["schema_conformance"].passed and evaluations["reconciliation"].passed
+    [reject] = day_staging.read_jsonl(rejects_key("2024-10-03"))
+    assert reject["reason"] == ("Temperature: '212.0 °F' is 100 in temperature_c, outside its physical range "
+                                "(-50 to 60)")
+    assert reject["_source_position"] == rows[10]["_source_position"]
+    frame = pd.read_json(day_staging.uri(dataset_key("2024-10-03")).removeprefix("file://"), lines=True)
+    assert (frame["station_id"] == "ILAMAD25").sum() == 287  # 288 raw - 1 rejected
+    assert result.asset_materializations_for_node("downstream_load")  # the rest of the day flows on
+
+
+@pytest.mark.integration
+def test_a_failed_blocking_check_stops_downstream(day_staging, monkeypatch):
+    """A de-duplication bug (simulated) lets the sample's planted duplicate of 2 Oct through."""
+    assert run_day(day_staging, "2024-10-02").asset_materializations_for_node("downstream_load")  # control
+    monkeypatch.setattr("forecast_assets.weather.assets.deduplicate",
+                        lambda frame: (frame.sort_values(["station_id", "timestamp"]), frame.iloc[:0]))
+
+    result = run_day(day_staging, "2024-10-02")
+
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key == WEATHER_DATA}
+    assert evaluations["unique_station_timestamp"].passed is False
     assert evaluations["schema_conformance"].passed is False
-    assert "temperature_c" in str(evaluations["schema_conformance"].metadata)
     assert not result.asset_materializations_for_node("downstream_load")
     assert downstream_load.key not in {e.asset_key for e in result.get_asset_materialization_events()}

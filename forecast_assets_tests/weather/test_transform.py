@@ -193,6 +193,23 @@ def test_infoclimat_rejects_unparseable_measures_and_wu_station_ids():
     assert [r["reason"].split(":")[0] for r in result.rejects] == ["temperature", "id_station", "temps_omm"]
 
 
+def test_physically_impossible_values_reject_their_row_with_the_range():
+    rows = [ic_row("00052", "2024-10-05 00:00:00", humidite="187"),
+            ic_row("00052", "2024-10-05 00:10:00", pression="1013.2", vent_moyen="-3"),
+            ic_row("00052", "2024-10-05 00:20:00", humidite="100")]  # the bound itself is allowed
+    result = transform_infoclimat(rows)
+    assert_invariant(result)
+    assert result.frame["humidity_pct"].tolist() == [100.0]
+    assert [r["reason"] for r in result.rejects] == [
+        "humidite: '187' is 187 in humidity_pct, outside its physical range (0 to 100)",
+        "vent_moyen: '-3' is -3 in wind_speed_kmh, outside its physical range (0 to 400)",
+    ]
+    wu = transform_wunderground([wu_row("00:04:00", 2, temp=f"-80.0{NB}°F")], "IICHTE19", date(2024, 10, 5))
+    assert wu.frame.empty
+    assert wu.rejects[0]["reason"] == (
+        "Temperature: '-80.0 °F' is -62.2222 in temperature_c, outside its physical range (-50 to 60)")
+
+
 def test_measured_columns_follow_the_mappings_and_station_facts():
     assert MEASURED_COLUMNS["weather_underground"] == [
         "temperature_c", "dew_point_c", "humidity_pct", "pressure_hpa", "wind_direction_deg", "wind_speed_kmh",
