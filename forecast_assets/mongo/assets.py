@@ -42,10 +42,12 @@ def refuse_blocked_days(staging: StagingZone, partition_keys: list[str]) -> None
     """
     blocked = {}
     for partition_key in partition_keys:
-        if not staging.exists(quality_key(partition_key)):
+        try:
+            report = staging.read_json(quality_key(partition_key))
+        except FileNotFoundError:
             blocked[partition_key] = ["no quality report: materialize weather_data for this day"]
             continue
-        failed = failed_blocking_checks(staging.read_json(quality_key(partition_key))["checks"])
+        failed = failed_blocking_checks(report["checks"])
         if failed:
             blocked[partition_key] = failed
     if blocked:

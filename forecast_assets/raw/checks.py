@@ -34,10 +34,12 @@ def raw_check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
 
 def _stored(staging: StagingZone, key: str) -> tuple[list[dict[str, Any]], int] | None:
     """The JSON records stored at ``key`` and how many lines are not one; None if nothing is stored."""
-    if not staging.exists(key):
+    try:
+        stored = staging.read_bytes(key)
+    except FileNotFoundError:
         return None
     records, unreadable = [], 0
-    for line in staging.read_bytes(key).decode("utf-8").split("\n"):
+    for line in stored.decode("utf-8").split("\n"):
         if not line.strip():
             continue
         try:

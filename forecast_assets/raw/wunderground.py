@@ -51,15 +51,20 @@ def clock_text(value: Any) -> str | None:
     return None
 
 
+def _column_difference(columns: Any) -> str:
+    """How ``columns`` differ from the WU header: ``missing [...], unexpected [...]``."""
+    missing = [c for c in WU_COLUMNS if c not in columns]
+    unexpected = [c for c in columns if c not in WU_COLUMNS]
+    return f"missing {missing}, unexpected {unexpected}"
+
+
 def _land_row(
     batch: RawBatch, row: dict[str, Any], source_uri: str, position: str, ingested_at: str
 ) -> None:
     """Land a row whose Time is a time of day; reject it otherwise."""
     if set(row) != set(WU_COLUMNS):
-        missing = [c for c in WU_COLUMNS if c not in row]
-        extra = [c for c in row if c not in WU_COLUMNS]
         batch.rejects.append(reject(
-            f"columns do not match the WU header: missing {missing}, unexpected {extra}",
+            f"columns do not match the WU header: {_column_difference(row)}",
             row, source_uri, position, ingested_at,
         ))
         return
@@ -95,10 +100,7 @@ def read_workbook_day(path: Path, day: date, ingested_at: str) -> RawBatch:
         while header and header[-1] is None:
             header = header[:-1]
         if header != WU_COLUMNS:
-            missing = [c for c in WU_COLUMNS if c not in header]
-            unexpected = [c for c in header if c not in WU_COLUMNS]
-            difference = (f"missing {missing}, unexpected {unexpected}" if missing or unexpected
-                          else "same columns, other order")
+            difference = _column_difference(header) if set(header) != set(WU_COLUMNS) else "same columns, other order"
             raise SourceUnavailableError(
                 f"workbook {path} sheet {sheet_name}: header {list(header)} is not the WU header "
                 f"{list(WU_COLUMNS)} ({difference})"

@@ -22,7 +22,7 @@ from forecast_assets.weather.checks import (
     records,
     station_coverage,
 )
-from forecast_assets.weather.schema import KEY_COLUMNS, MEASURE_COLUMNS, range_bounds
+from forecast_assets.weather.schema import KEY_COLUMNS, MEASURE_COLUMNS, RANGE_BOUNDS, below_and_above
 
 #: Most rejects / duplicates kept as a sample in the report.
 REPORT_SAMPLE_SIZE = 10
@@ -35,15 +35,11 @@ RECORD_TEXT_LIMIT = 200
 def range_violations(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Per column with any value outside its contract bounds: how many below / above, and the extremes."""
     violations = {}
-    for column, b in range_bounds().items():
+    for column, b in RANGE_BOUNDS.items():
         if column not in frame or not pd.api.types.is_numeric_dtype(frame[column]):
             continue
         values = frame[column].dropna()
-        below = above = 0
-        if "min" in b:
-            below = int((values < b["min"] if b["min_inclusive"] else values <= b["min"]).sum())
-        if "max" in b:
-            above = int((values > b["max"] if b["max_inclusive"] else values >= b["max"]).sum())
+        below, above = (int(mask.sum()) for mask in below_and_above(values, b))
         if below or above:
             violations[column] = {"min_bound": b.get("min"), "max_bound": b.get("max"),
                                   "below": below, "above": above,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -89,3 +90,15 @@ def range_bounds() -> dict[str, dict[str, Any]]:
 
 #: ``range_bounds()`` computed once: the transform rejects rows outside these bounds.
 RANGE_BOUNDS: dict[str, dict[str, Any]] = range_bounds()
+
+
+def below_and_above(values: Any, bounds: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the float ``values`` below and above ``bounds`` (NaN is neither)."""
+    values = np.asarray(values, dtype=np.float64)
+    below, above = np.zeros(len(values), dtype=bool), np.zeros(len(values), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        if "min" in bounds:
+            below = values < bounds["min"] if bounds["min_inclusive"] else values <= bounds["min"]
+        if "max" in bounds:
+            above = values > bounds["max"] if bounds["max_inclusive"] else values >= bounds["max"]
+    return below, above

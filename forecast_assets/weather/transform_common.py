@@ -11,7 +11,7 @@ import pandas as pd
 
 from forecast_assets.raw.records import INGESTED_AT, LINEAGE_FIELDS, SOURCE_POSITION, SOURCE_URI
 from forecast_assets.stations import INFOCLIMAT, STATIONS, WEATHER_UNDERGROUND, Station
-from forecast_assets.weather.schema import COLUMNS, MEASURE_COLUMNS, RANGE_BOUNDS, TIMESTAMP_DTYPE
+from forecast_assets.weather.schema import COLUMNS, MEASURE_COLUMNS, RANGE_BOUNDS, TIMESTAMP_DTYPE, below_and_above
 
 # --- the raw field → contract column mappings (data, one dict per source) ---------------------
 
@@ -152,12 +152,8 @@ def out_of_range(
     bounds = RANGE_BOUNDS.get(column)
     if bounds is None:
         return None
-    with np.errstate(invalid="ignore"):
-        bad = np.zeros(len(values), dtype=bool)
-        if "min" in bounds:
-            bad |= values < bounds["min"] if bounds["min_inclusive"] else values <= bounds["min"]
-        if "max" in bounds:
-            bad |= values > bounds["max"] if bounds["max_inclusive"] else values >= bounds["max"]
+    below, above = below_and_above(values, bounds)
+    bad = below | above
     allowed = f"{bounds.get('min', '-inf')} to {bounds.get('max', 'inf')}"
 
     def reason(row: int) -> str:

@@ -696,6 +696,17 @@ def timeline(runs: list[PoolRun], api: SlowInfoClimatApi) -> str:
     return "\n".join(lines)
 
 
+def run_the_three_days(deployment: PoolDeployment) -> tuple[bool, list, str]:
+    """Launch the pool runs, hold the first API request until the others contend, wait for all:
+    (contended, the runs, their printed timeline)."""
+    launched = launch_runs(deployment)
+    contended = contend_then_open_gate(deployment, launched)
+    runs = wait_for_runs(deployment, launched)
+    story = timeline(runs, deployment.api)
+    print(story)
+    return contended, runs, story
+
+
 @pytest.mark.integration
 def test_pool_limit_lets_one_run_at_a_time_call_the_infoclimat_api(pool_deployment: PoolDeployment):
     instance_config = yaml.safe_load((pool_deployment.ui.home / "dagster.yaml").read_text())
@@ -705,11 +716,7 @@ def test_pool_limit_lets_one_run_at_a_time_call_the_infoclimat_api(pool_deployme
     api = pool_deployment.api
     api.reset()
 
-    launched = launch_runs(pool_deployment)
-    contended = contend_then_open_gate(pool_deployment, launched)
-    runs = wait_for_runs(pool_deployment, launched)
-    story = timeline(runs, api)
-    print(story)
+    contended, runs, story = run_the_three_days(pool_deployment)
 
     # While the first run's request was held at the API, the two other runs were held by the pool.
     assert contended, story
@@ -741,11 +748,7 @@ def test_negative_control_with_the_pool_raised_to_3_the_api_sees_requests_overla
     api.reset()
     try:
         assert pool_limits(pool_deployment)[INFOCLIMAT_POOL] == (3, False)
-        launched = launch_runs(pool_deployment)
-        contended = contend_then_open_gate(pool_deployment, launched)
-        runs = wait_for_runs(pool_deployment, launched)
-        story = timeline(runs, api)
-        print(story)
+        contended, runs, story = run_the_three_days(pool_deployment)
         assert contended, story
         assert sorted(r.day for r in api.requests) == sorted(POOL_DAYS), story
         assert api.max_in_flight >= 2, story

@@ -61,7 +61,7 @@ def assert_reconciled(result, staging: LocalStagingZone, served: int, rejected_a
     assert evaluations["raw_accounting"].passed and evaluations["reconciliation"].passed
     landed = staging.read_jsonl(landed_key("InfoClimat", DAY))
     assert len(landed) + rejected_at_raw == served
-    report = json.loads(open(staging.uri(quality_key(DAY)).removeprefix("file://")).read())
+    report = staging.read_json(quality_key(DAY))
     rows = {r["station_id"]: r for r in report["rows_per_station"]}
     assert sum(rows[sid]["raw_rows"] for sid in INFOCLIMAT_STATIONS if sid in rows) == len(landed)
     for r in rows.values():

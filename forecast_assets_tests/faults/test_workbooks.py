@@ -339,6 +339,19 @@ def test_out_of_range_values_reject_their_rows_with_reasons_and_the_rest_loads(
     assert collection.count_documents({"humidity_pct": {"$gt": 100}}) == 0
 
 
+def assert_fr_day_failed(result, staging: LocalStagingZone, mongo, day: str, message: str) -> None:
+    """raw/FR failed ``day`` with exactly ``message``: nothing landed or ran downstream, no document,
+    and the day's other WU source still landed and accounts for every row it read."""
+    assert not result.success
+    assert failure_messages(result) == [message]
+    assert not staging.exists(landed_key("FR", day))
+    assert not materialized(result, "raw__FR") and not materialized(result, "weather_data")
+    assert not materialized(result, "mongodb__weather_measurements")
+    assert mongo.get_database()[MEASUREMENTS].count_documents({}) == 0
+    be = result.asset_materializations_for_node("raw__BE")[0].metadata
+    assert be["dagster/row_count"].value + be["rows_rejected"].value == sheet_rows(BE_WORKBOOK, ddmmyy(partition_day(day)))
+
+
 # --- 3. a sheet named with another date format --------------------------------------------------
 
 SHEET_DAY = "2024-10-05"
@@ -355,19 +368,10 @@ def test_sheet_named_in_another_date_format_fails_naming_file_and_day(tmp_path, 
 
     result = materialize(workbook, staging, mongo, SHEET_DAY)
 
-    assert not result.success
-    [message] = failure_messages(result)
-    assert message == (
+    assert_fr_day_failed(result, staging, mongo, SHEET_DAY, (
         f"raw__FR: raw/FR partition {SHEET_DAY}: workbook {workbook} has no sheet '051024' for {SHEET_DAY} "
         f"(sheets are named DDMMYY; found ['{sheet_name}'])"
-    )
-    assert not staging.exists(landed_key("FR", SHEET_DAY))
-    assert not materialized(result, "raw__FR") and not materialized(result, "weather_data")
-    assert not materialized(result, "mongodb__weather_measurements")
-    assert mongo.get_database()[MEASUREMENTS].count_documents({}) == 0
-    # the other sources of the day did land, and account for every row they read
-    be = result.asset_materializations_for_node("raw__BE")[0].metadata
-    assert be["dagster/row_count"].value + be["rows_rejected"].value == sheet_rows(BE_WORKBOOK, "051024")
+    ))
 
 
 def test_a_sheet_name_with_a_slash_cannot_even_be_written():
@@ -399,15 +403,7 @@ def test_renamed_or_missing_column_fails_naming_file_sheet_and_header(tmp_path, 
 
     result = materialize(workbook, staging, mongo, HEADER_DAY)
 
-    assert not result.success
-    [message] = failure_messages(result)
-    assert message == (
+    assert_fr_day_failed(result, staging, mongo, HEADER_DAY, (
         f"raw__FR: raw/FR partition {HEADER_DAY}: workbook {workbook} sheet 041024: header {header} "
         f"is not the WU header {list(WU_COLUMNS)} ({difference})"
-    )
-    assert not staging.exists(landed_key("FR", HEADER_DAY))
-    assert not materialized(result, "weather_data")
-    assert not materialized(result, "mongodb__weather_measurements")
-    assert mongo.get_database()[MEASUREMENTS].count_documents({}) == 0
-    be = result.asset_materializations_for_node("raw__BE")[0].metadata
-    assert be["dagster/row_count"].value + be["rows_rejected"].value == sheet_rows(BE_WORKBOOK, "041024")
+    ))

@@ -5,7 +5,6 @@ import logging
 import socket
 import uuid
 
-import boto3
 import pytest
 from pytest_httpserver import HTTPServer
 
@@ -77,15 +76,8 @@ def test_local_sink_creates_its_folder_and_appends(tmp_path, caplog):
     assert "weather_data / schema_conformance" in caplog.text
 
 
-def test_sns_sink_publishes_subject_message_and_attributes(moto_server, aws_test_credentials):
-    name = f"alerts-{uuid.uuid4().hex[:8]}"
-    sns = boto3.client("sns", region_name=REGION, endpoint_url=moto_server)
-    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=moto_server)
-    topic_arn = sns.create_topic(Name=name)["TopicArn"]
-    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn,
-                  Attributes={"RawMessageDelivery": "false"})
+def test_sns_sink_publishes_subject_message_and_attributes(moto_server, sns_topic_with_queue):
+    topic_arn, sqs, queue_url = sns_topic_with_queue
 
     SnsAlertSink(topic_arn=topic_arn, region_name=REGION, endpoint_url=moto_server).send(make_alert())
 

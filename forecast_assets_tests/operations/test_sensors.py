@@ -1,11 +1,9 @@
 """Alert sensors against a real Dagster instance and real sinks: moto SNS→SQS, a local webhook, a file."""
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import dagster as dg
 import pytest
 from pytest_httpserver import HTTPServer
@@ -111,21 +109,6 @@ def read_lines(sink: LocalAlertSink) -> list[dict]:
 
 
 # --- (1) SNS, through a real moto server, to an SQS queue subscribed to the topic ---------------
-
-
-@pytest.fixture
-def sns_topic_with_queue(moto_server: str, aws_test_credentials) -> Iterator[tuple[str, object, str]]:
-    """(topic ARN, SQS client, queue URL) — the queue receives what is published to the topic."""
-    name = f"forecast-alerts-{uuid.uuid4().hex[:8]}"
-    sns = boto3.client("sns", region_name=REGION, endpoint_url=moto_server)
-    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=moto_server)
-    topic_arn = sns.create_topic(Name=name)["TopicArn"]
-    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    yield topic_arn, sqs, queue_url
-    sns.delete_topic(TopicArn=topic_arn)
-    sqs.delete_queue(QueueUrl=queue_url)
 
 
 def receive(sqs, queue_url: str) -> list[dict]:

@@ -10,12 +10,8 @@ import numpy as np
 import pandas as pd
 
 from forecast_assets.weather.checks import check_partition, station_coverage
-from forecast_assets.weather.quality import (
-    build_quality_report,
-    range_bounds,
-    report_markdown,
-    temperature_plot_markdown,
-)
+from forecast_assets.weather.quality import build_quality_report, report_markdown, temperature_plot_markdown
+from forecast_assets.weather.schema import range_bounds
 from forecast_assets_tests.weather.test_checks import (
     MEASURED,
     accounting_for,
