@@ -2,11 +2,12 @@
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
 from forecast_assets.mongo import checks
 from forecast_assets.mongo.load import MEASUREMENTS, ensure_collections
 from forecast_assets.mongo.resources import MongoResource
-from forecast_assets.mongo.sync import DEFAULT_BATCH_SIZE, sync_windows
+from forecast_assets.mongo.sync import DEFAULT_BATCH_SIZE, ShrinkPolicy, sync_windows
 from forecast_assets.partitions import daily_partitions
 from forecast_assets.staging import StagingZone
 from forecast_assets.stations import STATIONS
@@ -18,19 +19,44 @@ WEATHER_MEASUREMENTS = dg.AssetKey(["mongodb", MEASUREMENTS])
 
 
 class MongoLoadConfig(dg.Config):
-    """Tuning of the load and of its read-latency check."""
+    """Tuning of the load and of its checks, and the override that lets a load delete documents."""
 
     batch_size: int = DEFAULT_BATCH_SIZE
     latency_samples: int = 30
     latency_p95_warn_ms: float = 100.0
+    max_deleted_share: float = Field(
+        default=0.0,
+        description="Share of a station-day's stored documents a load may delete (0: none). A "
+                    "station-day whose load would delete more is refused: its documents stay.",
+    )
+    allow_deletions: list[str] = Field(
+        default=[],
+        description="Station-days whose load may delete documents without limit, as "
+                    "`STATION@YYYY-MM-DD`; `*` stands for any station or any day (`ILAMAD25@*`, "
+                    "`*@2024-10-05`). For intended deletions only: see docs/faults.md.",
+    )
 
 
-def load_day(mongo: MongoResource, frame: pd.DataFrame, partition_key: str, batch_size: int) -> dict:
-    """Make every station's window of the day hold exactly the day's rows; the load's counts."""
+def shrink_policy(config: MongoLoadConfig, partition_key: str) -> ShrinkPolicy:
+    """The day's policy: the configured share, and the stations ``allow_deletions`` names for it."""
+    allowed = set()
+    for entry in config.allow_deletions:
+        station, _, day = entry.partition("@")
+        if not day:
+            raise dg.Failure(f"allow_deletions entry {entry!r} is not STATION@YYYY-MM-DD (`*` for any)")
+        if day in ("*", partition_key):
+            allowed |= set(STATIONS) if station == "*" else {station}
+    return ShrinkPolicy(max_deleted_share=config.max_deleted_share, allowed=frozenset(allowed))
+
+
+def load_day(mongo: MongoResource, frame: pd.DataFrame, partition_key: str, batch_size: int,
+             policy: ShrinkPolicy) -> dict:
+    """Make every station's window of the day hold exactly the day's rows, unless ``policy`` refuses
+    a window's deletions; the load's counts."""
     collection = mongo.get_database()[MEASUREMENTS]
     windows = {s.station_id: station_window(s, partition_key) for s in STATIONS.values()}
     return mongo.with_retries(
-        lambda: sync_windows(collection, frame, windows, batch_size), f"load {partition_key}"
+        lambda: sync_windows(collection, frame, windows, batch_size, policy), f"load {partition_key}"
     )
 
 
@@ -83,18 +109,29 @@ def weather_measurements(
     database = mongo.get_database()
     setup = mongo.with_retries(lambda: ensure_collections(database), "create collections and indexes")
     collection = database[MEASUREMENTS]
-    per_day, reconciliation, mismatches, error_samples = [], [], [], []
+    per_day, reconciliation, mismatches, error_samples, refused = [], [], [], [], []
     for partition_key in context.partition_keys:
         frame = from_jsonl(staging.read_bytes(dataset_key(partition_key)))
-        counts = load_day(mongo, frame, partition_key, config.batch_size)
+        counts = load_day(mongo, frame, partition_key, config.batch_size, shrink_policy(config, partition_key))
         error_samples += counts.pop("error_samples")
-        per_day.append({"partition": partition_key, "rows": len(frame), **counts})
+        refusals = counts.pop("refused")
+        kept = {r["station_id"]: r["stored"] for r in refusals}
+        refused += [{"partition": partition_key, **r} for r in refusals]
+        for r in refusals:
+            context.log.error(f"{MEASUREMENTS} {partition_key}: {r['station_id']} not loaded, its "
+                              f"{r['stored']} stored document(s) kept: the delivery {r['reason']}")
+        per_day.append({"partition": partition_key, "rows": len(frame), **counts, "refused": len(kept)})
         if counts["write_errors"]:
             context.log.error(f"{MEASUREMENTS} {partition_key}: {counts['write_errors']} document(s) refused")
-        reconciliation += checks.reconcile(collection, frame, partition_key)
-        mismatches += checks.round_trip(collection, frame, partition_key)
+        reconciliation += mongo.with_retries(
+            lambda: checks.reconcile(collection, frame, partition_key, kept), f"reconcile {partition_key}")
+        mismatches += mongo.with_retries(
+            lambda: checks.round_trip(collection, frame[~frame["station_id"].isin(kept)], partition_key),
+            f"read back {partition_key}")
         context.log.info(f"{MEASUREMENTS} {partition_key}: {counts}")
-    latency = checks.read_latency(collection, list(context.partition_keys), config.latency_samples)
+    latency = mongo.with_retries(
+        lambda: checks.read_latency(collection, list(context.partition_keys), config.latency_samples),
+        "measure read latency")
     table = pd.DataFrame(per_day)
     seconds = float(table["seconds"].sum())
     written = int(table[["inserted", "updated"]].sum().sum())
@@ -107,6 +144,8 @@ def weather_measurements(
             "deleted": int(table["deleted"].sum()),
             "write_errors": int(table["write_errors"].sum()),
             "write_error_samples": dg.MetadataValue.json(error_samples[:10]),
+            "station_days_refused": dg.MetadataValue.json(
+                [f"{r['station_id']}@{r['partition']}" for r in refused]),
             "load_seconds": round(seconds, 3),
             "docs_per_s": round(int(table["rows"].sum()) / seconds, 1) if seconds else 0.0,
             "written_docs_per_s": round(written / seconds, 1) if seconds and written else 0.0,
@@ -114,5 +153,5 @@ def weather_measurements(
             "indexes": dg.MetadataValue.json(setup.get("indexes")),
             "per_partition": dg.MetadataValue.md(table.round(3).to_markdown(index=False)),
         },
-        check_results=checks.results(reconciliation, mismatches, latency, config.latency_p95_warn_ms),
+        check_results=checks.results(reconciliation, mismatches, latency, config.latency_p95_warn_ms, refused),
     )

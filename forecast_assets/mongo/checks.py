@@ -16,6 +16,7 @@ from forecast_assets.stations import STATIONS
 from forecast_assets.weather.checks import station_window
 
 RECONCILIATION = "mongo_reconciliation"
+NO_SHRINK = "mongo_no_silent_shrink"
 ROUND_TRIP = "mongo_round_trip"
 READ_LATENCY = "mongo_read_latency"
 ROUND_TRIP_SAMPLE = 25
@@ -25,7 +26,13 @@ def mongo_check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     """The collection's checks, declared on the loading asset."""
     return [
         dg.AssetCheckSpec(RECONCILIATION, asset=asset_key, blocking=True,
-                          description="Documents per station in the partition's window = rows of weather_data."),
+                          description="Documents per station in the partition's window = rows of weather_data "
+                                      "(or the stored documents, where the load of that window was refused)."),
+        dg.AssetCheckSpec(NO_SHRINK, asset=asset_key,
+                          description="No station-day lost documents to a worse delivery: a load that would "
+                                      "delete stored documents beyond `max_deleted_share` is refused for that "
+                                      "station-day (its documents stay) and fails this check; "
+                                      "`allow_deletions` applies an intended deletion."),
         dg.AssetCheckSpec(ROUND_TRIP, asset=asset_key,
                           description="A sample of documents read back equals the weather_data rows."),
         dg.AssetCheckSpec(READ_LATENCY, asset=asset_key,
@@ -33,9 +40,15 @@ def mongo_check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def reconcile(collection: Collection, frame: pd.DataFrame, partition_key: str) -> list[dict[str, Any]]:
-    """Per station: rows expected (weather_data) and documents found in its window."""
-    expected = frame["station_id"].value_counts().to_dict()
+def reconcile(collection: Collection, frame: pd.DataFrame, partition_key: str,
+              kept: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
+    """Per station: documents expected and found in its window.
+
+    Expected is the station's rows of weather_data, or for a window whose load was refused
+    (``kept``: station id -> documents it held) the documents it held before.
+    """
+    kept = kept or {}
+    expected = {**frame["station_id"].value_counts().to_dict(), **kept}
     rows = []
     for station in STATIONS.values():
         start, end = station_window(station, partition_key)
@@ -44,7 +57,8 @@ def reconcile(collection: Collection, frame: pd.DataFrame, partition_key: str) -
              "timestamp": {"$gte": start.to_pydatetime(), "$lt": end.to_pydatetime()}}
         )
         rows.append({"partition": partition_key, "station_id": station.station_id,
-                     "expected": int(expected.get(station.station_id, 0)), "found": found})
+                     "expected": int(expected.get(station.station_id, 0)), "found": found,
+                     "load": "refused, stored kept" if station.station_id in kept else "synced"})
     return rows
 
 
@@ -90,13 +104,28 @@ def read_latency(collection: Collection, partition_keys: list[str], samples: int
             "samples": samples, "indexes_used": sorted(_index_names(plan.get("queryPlanner", plan)))}
 
 
+def no_shrink_result(refused: list[dict[str, Any]]) -> dg.AssetCheckResult:
+    """``mongo_no_silent_shrink``: fails naming every refused station-day, its counts and why."""
+    named = [f"{r['station_id']} {r['partition']}: {r['reason']}" for r in refused]
+    return dg.AssetCheckResult(
+        check_name=NO_SHRINK, passed=not refused, severity=dg.AssetCheckSeverity.ERROR,
+        description=("no station-day lost documents" if not refused else
+                     f"{len(refused)} station-day(s) refused, stored documents kept: " + "; ".join(named)
+                     + ". If the deletion is intended, rerun with allow_deletions "
+                     + ", ".join(f"{r['station_id']}@{r['partition']}" for r in refused) + "."),
+        metadata={"refused_station_days": dg.MetadataValue.json(refused),
+                  "documents_kept": int(sum(r["would_delete"] for r in refused))},
+    )
+
+
 def results(reconciliation: list[dict], mismatches: list[dict], latency: dict[str, Any],
-            p95_warn_ms: float) -> list[dg.AssetCheckResult]:
-    """The three check results of a load run."""
+            p95_warn_ms: float, refused: list[dict[str, Any]] | None = None) -> list[dg.AssetCheckResult]:
+    """The check results of a load run."""
     table = pd.DataFrame(reconciliation)
     off = table[table["expected"] != table["found"]]
     uses_index = bool(latency["indexes_used"])
     return [
+        no_shrink_result(refused or []),
         dg.AssetCheckResult(
             check_name=RECONCILIATION, passed=off.empty, severity=dg.AssetCheckSeverity.ERROR,
             description="every station's window matches" if off.empty

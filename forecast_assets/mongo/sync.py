@@ -5,12 +5,18 @@ One read per window tells which rows are new (bulk ``insert_many``, the fast pat
 are no longer in the frame (deleted). Re-running a partition therefore writes nothing; a run that
 died half-way inserts just the missing rows; a concurrent run that inserted first turns our inserts
 into duplicate-key errors, which are retried as keyed replaces.
+
+A load never shrinks a window silently: a window whose sync would delete more than the
+:class:`ShrinkPolicy` allows is *refused* — nothing of that window is written, its stored documents
+stay — and reported, so a worse delivery (a day whose rows were mostly rejected) cannot replace good
+documents. An intended deletion is applied by naming the window in the policy.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import pandas as pd
@@ -22,6 +28,32 @@ from forecast_assets.mongo.documents import frame_to_documents
 
 DUPLICATE_KEY = 11000
 DEFAULT_BATCH_SIZE = 5000
+
+
+@dataclass(frozen=True)
+class ShrinkPolicy:
+    """How much of a window's stored documents one load may delete.
+
+    ``max_deleted_share`` is the share of a window's stored documents a sync may delete (0: none,
+    the safe default; 1: any). Stations in ``allowed`` may shrink without limit in this load: the
+    explicit override for an intended deletion.
+    """
+
+    max_deleted_share: float = 0.0
+    allowed: frozenset[str] = field(default_factory=frozenset)
+
+    def refusal(self, station: str, stored: int, delivered: int, deleted: int) -> str | None:
+        """Why the sync of one window must be refused, or None when it may go ahead."""
+        if not deleted or station in self.allowed or deleted <= self.max_deleted_share * stored:
+            return None
+        return (f"would delete {deleted} of its {stored} stored document(s) (delivered: {delivered} row(s); "
+                f"at most {self.max_deleted_share:.0%} may be deleted without an override)")
+
+
+#: Any window may shrink: the sync makes every window equal its rows (tests, intended rewrites).
+ALLOW_ANY_SHRINK = ShrinkPolicy(max_deleted_share=1.0)
+#: The default: a load deletes no stored document unless told to.
+NO_SHRINK = ShrinkPolicy()
 
 
 def _key(doc: dict[str, Any]) -> tuple[str, dt.datetime]:
@@ -103,15 +135,20 @@ def sync_windows(
     frame: pd.DataFrame,
     windows: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]],
     batch_size: int = DEFAULT_BATCH_SIZE,
+    policy: ShrinkPolicy = ALLOW_ANY_SHRINK,
 ) -> dict[str, Any]:
     """Make each station's documents in its window ``[start, end)`` equal ``frame``'s rows of it.
 
     ``windows`` maps station id to its window (timezone-aware bounds); every row of ``frame`` must
     fall in its station's window, else ValueError before anything is written. Stations without a
-    window are not touched. All stations are diffed first, then written together (one
-    ``insert_many`` stream, one bulk replace), which is what makes the load fast. Returns counts:
+    window are not touched. ``policy`` defaults to letting every window shrink (the window is made equal
+    to the rows); the loading asset passes its configured, stricter one. All stations are diffed first, then written together (one
+    ``insert_many`` stream, one bulk replace), which is what makes the load fast. A window whose
+    deletions ``policy`` refuses is left as stored (nothing of it written) and listed in ``refused``
+    (``station_id``, ``stored``, ``delivered``, ``would_delete``, ``reason``). Returns counts:
     ``inserted``, ``updated``, ``unchanged``, ``deleted``, ``write_errors`` and ``error_samples``
-    (documents the server refused, new or changed; the others are still written), ``seconds``.
+    (documents the server refused, new or changed; the others are still written), ``refused``,
+    ``seconds``.
     """
     started = time.perf_counter()
     unknown = set(frame["station_id"].unique()) - set(windows)
@@ -121,23 +158,35 @@ def sync_windows(
     by_station: dict[str, list[dict[str, Any]]] = {station: [] for station in windows}
     for doc in frame_to_documents(frame):
         by_station[doc["station_id"]].append(doc)
-    new, changed, unchanged, stale = [], [], 0, []
+    new, changed, unchanged, stale, refused = [], [], 0, [], []
     for station, (start, end) in windows.items():
         window = {"station_id": station,
                   "timestamp": {"$gte": start.to_pydatetime(), "$lt": end.to_pydatetime()}}
         stored = {_key(d): d for d in collection.find(window, projection={"_id": 0})}
+        stored_count = len(stored)
+        w_new, w_changed, w_unchanged = [], [], 0
         for doc in by_station[station]:
             key = _key(doc)
             if not start <= pd.Timestamp(key[1]) < end:
                 raise ValueError(f"{station}: a row at {key[1]} is outside [{start}, {end})")
             existing = stored.pop(key, None)
             if existing is None:
-                new.append(doc)
+                w_new.append(doc)
             elif same_document(doc, existing):
-                unchanged += 1
+                w_unchanged += 1
             else:
-                changed.append(doc)
-        if stored:  # documents of this window that the partition no longer has
+                w_changed.append(doc)
+        # what is left in `stored`: documents of this window that the partition no longer has
+        reason = policy.refusal(station, stored_count, len(by_station[station]), len(stored))
+        if reason:
+            refused.append({"station_id": station, "stored": stored_count,
+                            "delivered": len(by_station[station]), "would_delete": len(stored),
+                            "reason": reason})
+            continue
+        new += w_new
+        changed += w_changed
+        unchanged += w_unchanged
+        if stored:
             stale.append((station, [ts for _, ts in stored]))
     # Every window was checked above: a refused frame writes nothing.
     deleted = sum(
@@ -150,5 +199,5 @@ def sync_windows(
     # A document another writer stored first counts as unchanged if it holds the same values.
     return {"inserted": inserted, "updated": updated + raced_changed, "unchanged": unchanged + raced_identical,
             "deleted": deleted,
-            "write_errors": len(errors), "error_samples": errors[:5],
+            "write_errors": len(errors), "error_samples": errors[:5], "refused": refused,
             "seconds": time.perf_counter() - started}

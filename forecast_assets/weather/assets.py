@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from forecast_assets.partitions import RAW_SOURCES, daily_partitions, ddmmyy, partition_day
-from forecast_assets.raw.assets import landed_key, raw_asset_key
+from forecast_assets.raw.assets import landed_key, raw_asset_key, rejects_key as raw_rejects_key
 from forecast_assets.staging import StagingZone
 from forecast_assets.stations import STATIONS, stations_of
 from forecast_assets.weather.dataset import to_jsonl
@@ -72,6 +72,21 @@ def _transform_source(staging: StagingZone, source: str, raw_partition: str) -> 
     return transform_wunderground(rows, station.station_id, day), Counter({station.station_id: len(rows)})
 
 
+def _raw_rejected(staging: StagingZone, source: str, raw_partition: str) -> Counter:
+    """Records the raw stage rejected for one partition of a source, per station."""
+    try:
+        rejects = staging.read_jsonl(raw_rejects_key(source, raw_partition))
+    except FileNotFoundError:
+        return Counter()
+    stations = stations_of(source)
+    if len(stations) == 1:  # a single-station feed: every record is that station's
+        return Counter({stations[0].station_id: len(rejects)})
+    return Counter(
+        _station_key(r["record"].get("id_station")) if isinstance(r.get("record"), dict) else UNKNOWN_STATION
+        for r in rejects
+    )
+
+
 @dataclass
 class Day:
     """One weather_data partition, built."""
@@ -86,13 +101,14 @@ class Day:
 
 def build_day(staging: StagingZone, partition_key: str) -> Day:
     """Read, convert, de-duplicate and check one day; every raw row is output, rejected or a duplicate."""
-    frames, rejects, raw_rows = [], [], Counter()
+    frames, rejects, raw_rows, raw_rejected = [], [], Counter(), Counter()
     for source in RAW_SOURCES:
         for raw_partition in upstream_partition_keys(partition_key):
             transformed, read = _transform_source(staging, source, raw_partition)
             frames.append(transformed.frame)
             rejects.extend(transformed.rejects)
             raw_rows.update(read)
+            raw_rejected.update(_raw_rejected(staging, source, raw_partition))
     combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     frame, duplicates = deduplicate(combined)
     accounting = Accounting(
@@ -100,6 +116,7 @@ def build_day(staging: StagingZone, partition_key: str) -> Day:
         output_rows=dict(Counter(frame["station_id"])),
         rejected=dict(Counter(_station_key(r.get("station_id")) for r in rejects)),
         duplicates_dropped=dict(Counter(duplicates["station_id"])),
+        raw_rejected=dict(raw_rejected),
     )
     outcomes = check_partition(partition_key, frame, accounting, MEASURED)
     report = build_quality_report(partition_key, frame, accounting, rejects, duplicates, outcomes)

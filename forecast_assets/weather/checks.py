@@ -26,6 +26,7 @@ SCHEMA_CONFORMANCE = "schema_conformance"
 UNIQUE_STATION_TIMESTAMP = "unique_station_timestamp"
 COMPLETENESS = "completeness"
 RECONCILIATION = "reconciliation"
+STATION_DAY_REJECTS = "station_day_rejects"
 
 ERROR = "ERROR"
 WARN = "WARN"
@@ -43,6 +44,10 @@ COVERAGE_THRESHOLD = 0.9
 SPARSE_COLUMNS: frozenset[str] = frozenset(
     {"precip_1h_mm", "precip_3h_mm", "cloud_cover_octas", "snow_depth_cm"}
 )
+
+#: Highest share of a station-day's delivered rows that may be rejected (raw + transform) before the
+#: station-day is an ERROR: a delivery that is mostly unreadable is a broken delivery, not noise.
+MAX_REJECTED_SHARE = 0.5
 
 #: Highest acceptable share of nulls in a column the station's source measures.
 DEFAULT_MAX_NULL_RATE = 0.1
@@ -70,6 +75,8 @@ class Accounting:
     output_rows: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
     duplicates_dropped: dict[str, int] = field(default_factory=dict)
+    #: Records the raw stage already rejected (never landed), per station: part of what was delivered.
+    raw_rejected: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -105,6 +112,10 @@ CHECKS: tuple[_CheckDefinition, ...] = (
                      "(WU: local day, InfoClimat: UTC day) and its measured columns are not too often null."),
     _CheckDefinition(RECONCILIATION, ERROR, True,
                      "Per station: raw rows = output + rejected + duplicates dropped, and output = rows written."),
+    _CheckDefinition(STATION_DAY_REJECTS, ERROR, False,
+                     f"No station-day has more than {MAX_REJECTED_SHARE:.0%} of its delivered records rejected "
+                     "(raw rejects + transform rejects over landed + raw rejects). Not blocking: the other "
+                     "stations load, and the MongoDB load keeps the stored documents of a shrunken station-day."),
 )
 _BY_NAME = {c.name: c for c in CHECKS}
 
@@ -210,6 +221,7 @@ def check_partition(
         _unique_station_timestamp(frame),
         _completeness(partition_key, frame, measured_columns),
         _reconciliation(frame, accounting),
+        _station_day_rejects(accounting),
     ]
 
 
@@ -343,6 +355,27 @@ def _reconciliation(frame: pd.DataFrame, accounting: Accounting) -> CheckOutcome
                     unreconciled_stations=[r["station_id"] for r in bad])
 
 
+def _station_day_rejects(accounting: Accounting) -> CheckOutcome:
+    stations = sorted((set(accounting.raw_rows) | set(accounting.raw_rejected)) - {UNKNOWN_STATION})
+    table, failing = [], []
+    for sid in stations:
+        raw_rejected = int(accounting.raw_rejected.get(sid, 0))
+        delivered = int(accounting.raw_rows.get(sid, 0)) + raw_rejected
+        rejected = raw_rejected + int(accounting.rejected.get(sid, 0))
+        share = rejected / delivered if delivered else 0.0
+        passed = share <= MAX_REJECTED_SHARE
+        table.append({"station_id": sid, "delivered": delivered, "raw_rejected": raw_rejected,
+                      "transform_rejected": rejected - raw_rejected, "rejected_share": round(share, 4),
+                      "passed": passed})
+        if not passed:
+            failing.append(f"{sid} {rejected}/{delivered} ({share:.0%})")
+    summary = (f"rejected share above {MAX_REJECTED_SHARE:.0%}: " + ", ".join(failing) if failing
+               else f"{len(table)} station(s) at most {MAX_REJECTED_SHARE:.0%} rejected")
+    return _outcome(STATION_DAY_REJECTS, not failing, summary, {"stations_mostly_rejected": len(failing)},
+                    table, max_rejected_share=MAX_REJECTED_SHARE,
+                    stations_mostly_rejected=[f.split(" ")[0] for f in failing])
+
+
 # --- one result per check for the run ----------------------------------------------------------
 
 
@@ -392,7 +425,8 @@ def combine(
         if len(failed) > MAX_DETAILED_PARTITIONS:
             metadata["failure_details_truncated"] = dg.MetadataValue.text(
                 f"details kept for the first {MAX_DETAILED_PARTITIONS} of {len(failed)} failed partitions")
-        description = (f"failed on {len(failed)} of {len(outcomes)} partition(s): {', '.join(failed)}" if failed
+        description = (f"failed on {len(failed)} of {len(outcomes)} partition(s): "
+                       + "; ".join(f"{p} ({outcomes[p].summary})" for p in failed) if failed
                        else f"passed on {len(outcomes)} partition(s)")
         results.append(dg.AssetCheckResult(
             check_name=name,

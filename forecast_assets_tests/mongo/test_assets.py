@@ -22,11 +22,12 @@ SAMPLE_WEEK_ROWS = 4948
 RAW_KEYS = {raw_asset_key(s) for s in ("BE", "FR", "InfoClimat")}
 
 
-def run(staging, mongo, selection, first=WEEK[0], last=WEEK[1]):
+def run(staging, mongo, selection, first=WEEK[0], last=WEEK[1], load_config=None):
     defs = build_defs(resource_overrides={"staging": staging, "mongo": mongo}, env="local")
     job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=set(selection))
     return job.execute_in_process(
         tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+        run_config={"ops": {"mongodb__weather_measurements": {"config": load_config}}} if load_config else None,
         raise_on_error=False,
     )
 
@@ -92,10 +93,23 @@ def test_a_changed_day_replaces_exactly_its_window(week_staging, mongo, tmp_path
     frame.loc[0, "temperature_c"] = 21.5                    # one value corrected upstream
     frame = frame.drop(index=frame.index[-1])                 # one row no longer delivered
     staging.write_bytes(dataset_key("2024-10-06"), to_jsonl(frame))
-    result = run(staging, mongo, {WEATHER_MEASUREMENTS}, first="2024-10-06", last="2024-10-06")
+    station = frame["station_id"].iloc[-1]
 
+    assert station != frame["station_id"].iloc[0]
+    # by default a load deletes nothing: the station-day whose row vanished is refused, whole; the
+    # corrected value of another station is written
+    refused = run(staging, mongo, {WEATHER_MEASUREMENTS}, first="2024-10-06", last="2024-10-06")
+    metadata = load_metadata_for(refused, "2024-10-06")
+    assert (metadata["inserted"], metadata["updated"], metadata["deleted"]) == (0, 1, 0)
+    assert metadata["station_days_refused"] == [f"{station}@2024-10-06"]
+    assert checks(refused)["mongo_no_silent_shrink"] is False
+    assert mongo.get_database()[MEASUREMENTS].count_documents({}) == SAMPLE_WEEK_ROWS
+
+    # the override applies the intended deletion
+    result = run(staging, mongo, {WEATHER_MEASUREMENTS}, first="2024-10-06", last="2024-10-06",
+                 load_config={"allow_deletions": [f"{station}@2024-10-06"]})
     metadata = load_metadata_for(result, "2024-10-06")
-    assert (metadata["inserted"], metadata["updated"], metadata["deleted"]) == (0, 1, 1)
+    assert (metadata["inserted"], metadata["updated"], metadata["deleted"]) == (0, 0, 1)
     assert checks(result)["mongo_reconciliation"] is True
     assert mongo.get_database()[MEASUREMENTS].count_documents({}) == SAMPLE_WEEK_ROWS - 1
 

@@ -33,8 +33,8 @@ MONGO = ("mongodb", "weather_measurements")
 ASSETS = {*RAW, WEATHER_DATA, MONGO}
 ERROR_CHECKS = {
     **{k: {"raw_accounting"} for k in RAW},
-    WEATHER_DATA: {"schema_conformance", "unique_station_timestamp", "reconciliation"},
-    MONGO: {"mongo_reconciliation", "mongo_round_trip"},
+    WEATHER_DATA: {"schema_conformance", "unique_station_timestamp", "reconciliation", "station_day_rejects"},
+    MONGO: {"mongo_reconciliation", "mongo_round_trip", "mongo_no_silent_shrink"},
 }
 WARN_CHECKS = {WEATHER_DATA: {"completeness"}, MONGO: {"mongo_read_latency"}}
 BLOCKING = {"raw_accounting", "schema_conformance", "unique_station_timestamp", "reconciliation", "mongo_reconciliation"}

@@ -64,6 +64,7 @@ def test_sample_week_checks_and_reports(sample_week):
         "reconciliation": True,
         # WARN, and rightly so: no InfoClimat data on 1-4 Oct, the export stops mid-afternoon on 7 Oct.
         "completeness": False,
+        "station_day_rejects": True,  # 1 transform reject in the week, no raw reject
     }
     assert evaluations["completeness"].metadata["failed_partitions"].value == [*WEEK[:4], WEEK[6]]
 
@@ -75,7 +76,7 @@ def test_sample_week_checks_and_reports(sample_week):
     assert staging.read_json(quality_key("2024-10-02"))["duplicates"]["count"] == 1
     assert {c["name"]: c["passed"] for c in staging.read_json(quality_key("2024-10-06"))["checks"]} == {
         "schema_conformance": True, "unique_station_timestamp": True, "completeness": True,
-        "reconciliation": True,
+        "reconciliation": True, "station_day_rejects": True,
     }
 
     [materialization] = [m for m in result.asset_materializations_for_node("weather_data") if m.partition == WEEK[0]]

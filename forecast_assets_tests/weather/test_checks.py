@@ -16,6 +16,7 @@ from forecast_assets.weather.checks import (
     COMPLETENESS,
     COVERAGE_THRESHOLD,
     RECONCILIATION,
+    STATION_DAY_REJECTS,
     SCHEMA_CONFORMANCE,
     UNIQUE_STATION_TIMESTAMP,
     Accounting,
@@ -97,7 +98,7 @@ def test_a_complete_valid_day_passes_every_check():
     outcomes = run_checks(full_day(), accounting_for(full_day(), rejected={"unknown": 2, "07015": 1},
                                                      duplicates={"IICHTE19": 3}))
     assert [o.name for o in outcomes.values()] == [SCHEMA_CONFORMANCE, UNIQUE_STATION_TIMESTAMP,
-                                                   COMPLETENESS, RECONCILIATION]
+                                                   COMPLETENESS, RECONCILIATION, STATION_DAY_REJECTS]
     assert all(o.passed for o in outcomes.values()), {n: o.summary for n, o in outcomes.items()}
     assert outcomes[COMPLETENESS].details["coverage"] == {sid: 1.0 for sid in STATIONS}
     assert outcomes[COMPLETENESS].severity == "WARN"
@@ -220,9 +221,10 @@ def test_reconciliation_fails_when_output_differs_from_the_frame():
 
 def test_specs_declare_blocking_for_hard_rules_only():
     specs = {s.name: s for s in weather_check_specs(dg.AssetKey("weather_data"))}
-    assert list(specs) == [SCHEMA_CONFORMANCE, UNIQUE_STATION_TIMESTAMP, COMPLETENESS, RECONCILIATION]
+    assert list(specs) == [SCHEMA_CONFORMANCE, UNIQUE_STATION_TIMESTAMP, COMPLETENESS, RECONCILIATION, STATION_DAY_REJECTS]
     assert {n: s.blocking for n, s in specs.items()} == {
-        SCHEMA_CONFORMANCE: True, UNIQUE_STATION_TIMESTAMP: True, COMPLETENESS: False, RECONCILIATION: True}
+        SCHEMA_CONFORMANCE: True, UNIQUE_STATION_TIMESTAMP: True, COMPLETENESS: False, RECONCILIATION: True,
+        STATION_DAY_REJECTS: False}
     assert all(s.asset_key == dg.AssetKey("weather_data") for s in specs.values())
 
 
@@ -234,7 +236,7 @@ def test_combine_fails_a_check_when_one_partition_fails():
         "2024-10-02": check_partition("2024-10-02", bad, accounting_for(bad), MEASURED),
         "2024-10-01": check_partition("2024-10-01", good, accounting_for(good), MEASURED),
     })}
-    assert list(results) == [SCHEMA_CONFORMANCE, UNIQUE_STATION_TIMESTAMP, COMPLETENESS, RECONCILIATION]
+    assert list(results) == [SCHEMA_CONFORMANCE, UNIQUE_STATION_TIMESTAMP, COMPLETENESS, RECONCILIATION, STATION_DAY_REJECTS]
     schema = results[SCHEMA_CONFORMANCE]
     assert not schema.passed
     assert schema.severity == dg.AssetCheckSeverity.ERROR

@@ -72,7 +72,8 @@ def test_report_numbers_on_a_small_frame():
         "observed_min": frame["temperature_c"].min(), "observed_max": 80.0}}
     checks = {c["name"]: c["passed"] for c in report["checks"]}
     assert checks == {"schema_conformance": False, "unique_station_timestamp": True,
-                      "completeness": False, "reconciliation": True}
+                      "completeness": False, "reconciliation": True,
+                      "station_day_rejects": True}
 
 
 def test_report_markdown_shows_the_same_content():
