@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
+import uuid
 
+import dagster as dg
 import pytest
 
 from forecast_assets.definitions import build_defs
@@ -16,6 +19,7 @@ from forecast_assets.raw.assets import raw_asset_key
 from forecast_assets.staging import LocalStagingZone
 from forecast_assets.weather.assets import WEATHER_DATA, dataset_key
 from forecast_assets.weather.dataset import from_jsonl, to_jsonl
+from forecast_assets_tests.mongo.conftest import mongo_server  # noqa: F401  (session fixture)
 
 WEEK = ("2024-10-01", "2024-10-07")
 SAMPLE_WEEK_ROWS = 4948
@@ -187,3 +191,100 @@ def test_embedded_default_needs_no_uri(monkeypatch):
     resource = build_defs(env="local").resources["mongo"]
     assert resource.uri == "" and resource.state_dir == ".forecast/mongo"
     assert isinstance(resource, MongoResource)
+
+
+class CuttingProxy:
+    """A TCP proxy to a MongoDB server that drops every connection when a command it watches for passes.
+
+    The first client message containing ``trigger`` (a command name, as BSON spells the key) is not
+    forwarded: every open connection is closed, as when the server dies mid-command. ``cuts`` such
+    events happen; with ``refuse_after_cut`` the proxy accepts no working connection afterwards.
+    """
+
+    def __init__(self, upstream_port: int, trigger: bytes, cuts: int = 1, refuse_after_cut: bool = False):
+        self.upstream_port, self.trigger, self.cuts_left = upstream_port, trigger, cuts
+        self.refuse_after_cut = refuse_after_cut
+        self.cut = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if self.refuse_after_cut and self.cut.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            with self._lock:
+                self._sockets += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket, from_client: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if from_client and self.trigger in data:
+                    with self._lock:
+                        if self.cuts_left > 0:
+                            self.cuts_left -= 1
+                            self.cut.set()
+                            for s in self._sockets:
+                                s.close()
+                            self._sockets.clear()
+                            return
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, target):
+                s.close()
+
+    def close(self) -> None:
+        self._listener.close()
+        with self._lock:
+            for s in self._sockets:
+                s.close()
+
+
+def _load_through(proxy: CuttingProxy, database: str, staging) -> dg.ExecuteInProcessResult:
+    mongo = MongoResource(uri=f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true", database=database,
+                          server_selection_timeout_ms=2000, max_attempts=3, backoff_seconds=0.05)
+    try:
+        return run(staging, mongo, {WEATHER_MEASUREMENTS}, first=WEEK[0], last=WEEK[0])
+    finally:
+        mongo.close()
+
+
+@pytest.mark.integration
+def test_post_load_checks_are_retried_when_the_connection_drops(week_staging, mongo_server):
+    # count_documents (the reconciliation) is the first `aggregate` command of the load step
+    proxy = CuttingProxy(mongo_server.port, trigger=b"aggregate")
+    try:
+        result = _load_through(proxy, f"cut_{uuid.uuid4().hex[:8]}", week_staging)
+    finally:
+        proxy.close()
+    assert proxy.cut.is_set()  # the connection really dropped during the checks
+    assert result.success
+    outcome = checks(result)
+    assert outcome["mongo_reconciliation"] is True and outcome["mongo_round_trip"] is True
+
+
+@pytest.mark.integration
+def test_post_load_checks_on_a_dead_server_fail_naming_the_step_and_day(week_staging, mongo_server):
+    proxy = CuttingProxy(mongo_server.port, trigger=b"aggregate", refuse_after_cut=True)
+    try:
+        result = _load_through(proxy, f"dead_{uuid.uuid4().hex[:8]}", week_staging)
+    finally:
+        proxy.close()
+    assert proxy.cut.is_set()
+    assert not result.success
+    [failure] = result.get_step_failure_events()
+    message = failure.step_failure_data.error.to_string()  # the step error and its cause
+    assert f"MongoDB unavailable while reconcile {WEEK[0]}" in message, message
+    assert "after 3 attempt(s)" in message
