@@ -36,17 +36,32 @@ _DH_UTC_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 _JSON_TYPE_NAMES = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 
 
-def parse_response(doc: Any, day: date, station_ids: Sequence[str], source_uri: str, ingested_at: str) -> RawBatch:
+def parse_response(
+    doc: Any,
+    day: date,
+    station_ids: Sequence[str],
+    source_uri: str,
+    ingested_at: str,
+    range_start: Optional[date] = None,
+) -> RawBatch:
     """The records of UTC ``day`` for each station in one API response, landed unchanged with lineage.
 
     Raises InfoClimatError if the document is not an OK response or lacks a requested station;
-    malformed records go to ``rejects`` with a reason instead.
+    malformed records go to ``rejects`` with a reason instead, and so do the records of a station
+    that is not requested (``unknown station <id>``). A record whose day cannot be read (no usable
+    ``dh_utc``) is rejected once, on the first day of the response: ``range_start`` (the request's
+    start day) if given, else the earliest day among the document's dated records.
     """
-    return _parse_documents([(source_uri, doc)], day, station_ids, source_uri, ingested_at)
+    return _parse_documents([(source_uri, doc)], day, station_ids, source_uri, ingested_at, range_start)
 
 
 def _parse_documents(
-    documents: Sequence[tuple[str, Any]], day: date, station_ids: Sequence[str], batch_uri: str, ingested_at: str
+    documents: Sequence[tuple[str, Any]],
+    day: date,
+    station_ids: Sequence[str],
+    batch_uri: str,
+    ingested_at: str,
+    range_start: Optional[date] = None,
 ) -> RawBatch:
     """Like ``parse_response`` over several documents, each station's lists merged in document order."""
     stations = list(dict.fromkeys(station_ids))
@@ -54,7 +69,7 @@ def _parse_documents(
     hourlies = [(uri, _hourly_of(doc, what, uri)) for uri, doc in documents]
     for station in stations:
         if not any(station in hourly for _, hourly in hourlies):
-            listed = sorted({key for _, hourly in hourlies for key in hourly if key != "_params"})
+            listed = sorted({key for _, hourly in hourlies for key in hourly if not key.startswith("_")})
             raise InfoClimatError(
                 f"Station {station} is absent from `hourly` in the InfoClimat response for {what} at {batch_uri}; "
                 f"it lists stations {listed}"
@@ -62,8 +77,9 @@ def _parse_documents(
     batch = RawBatch(source_uri=batch_uri)
     counts = dict.fromkeys(stations, 0)
     wanted = day.isoformat()
+    undated_days = _undated_days([hourly for _, hourly in hourlies], range_start, wanted)
     for station in stations:
-        for uri, hourly in hourlies:
+        for (uri, hourly), undated_day in zip(hourlies, undated_days):
             records = hourly.get(station, [])
             if not isinstance(records, list):
                 raise InfoClimatError(
@@ -71,20 +87,67 @@ def _parse_documents(
                     f"for {what} at {uri}"
                 )
             for index, record in enumerate(records):
-                problem, record_day = _check_record(record, station)
-                if record_day is not None and record_day != wanted:
-                    continue  # another day's record: its own partition lands it
+                problem, record_day = _check_record(record, station, stations)
+                if (record_day or undated_day) != wanted:
+                    continue  # another day's record: its own partition lands (or rejects) it
                 position = f"hourly[{station}][{index}]"
                 if problem:
                     batch.rejects.append(reject(problem, record, uri, position, ingested_at))
                 else:
                     batch.rows.append(with_lineage(record, uri, position, ingested_at))
                     counts[station] += 1
+    unknown = _reject_unknown_stations(batch, hourlies, undated_days, stations, wanted, ingested_at)
     batch.notes = {
         "rows_per_station": counts,
         "stations_without_rows": [station for station, n in counts.items() if n == 0],
     }
+    if unknown:
+        batch.notes["unknown_stations"] = unknown
     return batch
+
+
+def _undated_days(hourlies: Sequence[dict[str, Any]], range_start: Optional[date], wanted: str) -> list[str]:
+    """The day each document's undated records count in: the first day of that response.
+
+    That is ``range_start`` when the request is known, else the document's earliest dated record,
+    else the earliest of all the documents; with no dated record anywhere, the day being read
+    (such a file lands nothing on any day, and its records are rejected on each day read).
+    """
+    if range_start is not None:
+        return [range_start.isoformat()] * len(hourlies)
+    firsts = [
+        min((d for key, records in hourly.items() if not key.startswith("_") and isinstance(records, list)
+             for d in map(_record_day, records) if d), default=None)
+        for hourly in hourlies
+    ]
+    overall = min((d for d in firsts if d), default=wanted)
+    return [first or overall for first in firsts]
+
+
+def _reject_unknown_stations(
+    batch: RawBatch,
+    hourlies: Sequence[tuple[str, dict[str, Any]]],
+    undated_days: Sequence[str],
+    stations: Sequence[str],
+    wanted: str,
+    ingested_at: str,
+) -> list[str]:
+    """Reject the records of ``wanted`` listed under a station that was not asked for; those stations."""
+    unknown: list[str] = []
+    for (uri, hourly), undated_day in zip(hourlies, undated_days):
+        for key, records in hourly.items():
+            if key in stations or key.startswith("_"):  # `_params` & co. describe the answer, hold no record
+                continue
+            reason = f"unknown station {key}: hourly[{key}] is not a configured station ({', '.join(stations)})"
+            found = enumerate(records) if isinstance(records, list) else [(None, records)]  # a lone value: once
+            for index, record in found:
+                if (_record_day(record) or undated_day) != wanted:
+                    continue
+                position = f"hourly[{key}]" if index is None else f"hourly[{key}][{index}]"
+                batch.rejects.append(reject(reason, record, uri, position, ingested_at))
+                if key not in unknown:
+                    unknown.append(key)
+    return unknown
 
 
 def _hourly_of(doc: Any, what: str, uri: str) -> dict[str, Any]:
@@ -103,8 +166,20 @@ def _hourly_of(doc: Any, what: str, uri: str) -> dict[str, Any]:
     return hourly
 
 
-def _check_record(record: Any, station: str) -> tuple[Optional[str], Optional[str]]:
-    """Why the record cannot land (or None), and its UTC day ``YYYY-MM-DD`` when readable."""
+def _record_day(record: Any) -> Optional[str]:
+    """The UTC day ``YYYY-MM-DD`` of a record with a usable ``dh_utc``, else None."""
+    dh_utc = record.get("dh_utc") if isinstance(record, dict) else None
+    if not isinstance(dh_utc, str) or not _DH_UTC_SHAPE.fullmatch(dh_utc):
+        return None
+    try:
+        datetime.strptime(dh_utc, DH_UTC_FORMAT)
+    except ValueError:
+        return None
+    return dh_utc[:10]
+
+
+def _check_record(record: Any, station: str, stations: Sequence[str]) -> tuple[Optional[str], Optional[str]]:
+    """Why the record of list ``hourly[station]`` cannot land (or None), and its UTC day when readable."""
     if not isinstance(record, dict):
         return f"record is a JSON {_json_type(record)}, not an object", None
     if "dh_utc" not in record:
@@ -112,15 +187,16 @@ def _check_record(record: Any, station: str) -> tuple[Optional[str], Optional[st
     dh_utc = record["dh_utc"]
     if not isinstance(dh_utc, str) or not _DH_UTC_SHAPE.fullmatch(dh_utc):
         return f"dh_utc {dh_utc!r} is not a UTC time written 'YYYY-MM-DD HH:MM:SS'", None
-    try:
-        datetime.strptime(dh_utc, DH_UTC_FORMAT)
-    except ValueError:
+    record_day = _record_day(record)
+    if record_day is None:
         return f"dh_utc {dh_utc!r} is not a real date and time", None
-    record_day = dh_utc[:10]
     if "id_station" not in record:
         return f"record has no 'id_station' field (it sits in hourly[{station}])", record_day
     if record["id_station"] != station:
-        return f"id_station {record['id_station']!r} does not match its list hourly[{station}]", record_day
+        mismatch = f"id_station {record['id_station']!r} does not match its list hourly[{station}]"
+        if record["id_station"] not in stations:
+            return f"unknown station {record['id_station']}: {mismatch}", record_day
+        return mismatch, record_day
     return None, record_day
 
 
@@ -167,7 +243,8 @@ class InfoClimatApi(InfoClimatSource):
                 timeout_seconds=self.timeout_seconds,
                 policy=policy,
             )
-        return parse_response(doc, day, self.stations, redacted_url(self.base_url, params), ingested_at)
+        where = redacted_url(self.base_url, params)
+        return parse_response(doc, day, self.stations, where, ingested_at, range_start=day)  # the request's start
 
     def describe(self, day: Optional[date] = None) -> str:
         """The request URL for ``day`` without the token (without dates if no day is given)."""
@@ -187,7 +264,11 @@ class InfoClimatApi(InfoClimatSource):
 
 
 class InfoClimatResponseFile(InfoClimatSource):
-    """Offline mode: a saved API response (JSON), or a directory of them merged per station in name order."""
+    """Offline mode: a saved API response (JSON), or a directory of them merged per station in name order.
+
+    A saved response may cover several days: each day read lands its own records, and a record
+    with no usable date is rejected on the first day of its file (its earliest dated record).
+    """
 
     path: str
 
@@ -217,15 +298,28 @@ class InfoClimatResponseFile(InfoClimatSource):
         return [root]
 
     def _load(self, file: Path, day: date) -> Any:
+        """A saved response as JSON text in UTF-8 (with or without a BOM), or UTF-16/UTF-32.
+
+        The encoding is found as ``json.loads`` finds it for bytes (by the BOM, else by the zero
+        bytes of the first characters). RFC 8259 asks for UTF-8, but a BOM'd UTF-16 save (a Windows
+        editor's "Unicode") is unambiguous, so it is read; bytes that decode in none of these
+        (e.g. Latin-1 accents) are an InfoClimatError naming the file and the day.
+        """
         try:
-            text = file.read_text(encoding="utf-8-sig")
+            data = file.read_bytes()
         except OSError as exc:
             raise SourceUnavailableError(
                 f"Cannot read InfoClimat response file {file} (needed for "
                 f"{describe_request(day, self.stations)}): {exc}"
             ) from exc
         try:
-            return json.loads(text)
+            return json.loads(data)
+        except UnicodeDecodeError as exc:
+            raise InfoClimatError(
+                f"InfoClimat response file {file} is not UTF-8 (nor UTF-16/UTF-32) text: {exc.reason} at byte "
+                f"{exc.start} (read as {exc.encoding}), needed for {describe_request(day, self.stations)}: "
+                f"save it again as UTF-8 (the API answers in UTF-8), or fetch the day from the API again"
+            ) from None
         except json.JSONDecodeError as exc:
             raise InfoClimatError(
                 f"InfoClimat response file {file} is not valid JSON ({exc}); needed for "

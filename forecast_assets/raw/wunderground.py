@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import re
 import zipfile
-from datetime import date, datetime, time
+import zlib
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
 import dagster as dg
 import openpyxl
+from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
 from forecast_assets.partitions import ddmmyy
 from forecast_assets.raw.records import RawBatch, SourceUnavailableError, reject, with_lineage
@@ -23,6 +27,16 @@ WU_COLUMNS: tuple[str, ...] = (
 )
 
 _CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?\s*$")
+#: A sheet name that denotes a day: ``051024``, ``51024``, ``05-10-24``, ``05.10.2024`` ...
+_DAY_NAME = re.compile(r"(\d{1,2})[-._ ]?(\d{2})[-._ ]?(\d{4}|\d{2})")
+#: The suffix a spreadsheet program gives a copied sheet: ``051024 (2)``.
+_COPY_SUFFIX = re.compile(r"\s*\(\d+\)$")
+#: Prefix of the fields Airbyte's file sources add to every row of ``_airbyte_data``.
+_AIRBYTE_FILE_FIELDS = "_ab_"
+#: A formula element in a sheet's XML: ``<f>``, ``<f t="shared" …>``, ``<x:f/>``.
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
+#: What a damaged .xlsx (zip, XML or cell values) raises while openpyxl reads it.
+_UNREADABLE = (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, ValueError, SyntaxError)
 
 
 def clock_text(value: Any) -> str | None:
@@ -59,19 +73,21 @@ def _column_difference(columns: Any) -> str:
 
 
 def _land_row(
-    batch: RawBatch, row: dict[str, Any], source_uri: str, position: str, ingested_at: str
+    batch: RawBatch, row: dict[str, Any], source_uri: str, position: str, ingested_at: str,
+    found: Any = None,
 ) -> None:
-    """Land a row whose Time is a time of day; reject it otherwise."""
+    """Land a row whose Time is a time of day; reject it otherwise (as ``found``, if given)."""
+    record = row if found is None else found
     if set(row) != set(WU_COLUMNS):
         batch.rejects.append(reject(
             f"columns do not match the WU header: {_column_difference(row)}",
-            row, source_uri, position, ingested_at,
+            record, source_uri, position, ingested_at,
         ))
         return
     clock = clock_text(row["Time"])
     if clock is None:
         batch.rejects.append(reject(
-            f"Time {row['Time']!r} is not a time of day", row, source_uri, position, ingested_at,
+            f"Time {row['Time']!r} is not a time of day", record, source_uri, position, ingested_at,
         ))
         return
     landed = {column: row[column] for column in WU_COLUMNS}
@@ -79,26 +95,175 @@ def _land_row(
     batch.rows.append(with_lineage(landed, source_uri, position, ingested_at))
 
 
+def sheet_date(name: str, day_first: bool = True) -> date | None:
+    """The day a sheet name denotes, or None.
+
+    Read day-month-year (``051024``, ``51024``, ``05-10-24``, ``05.10.2024``, and a copy such as
+    ``051024 (2)``), or month-day-year when ``day_first`` is False.
+    """
+    match = _DAY_NAME.fullmatch(_COPY_SUFFIX.sub("", name.strip()))
+    if not match:
+        return None
+    first, second, year = int(match[1]), int(match[2]), int(match[3])
+    day_of_month, month = (first, second) if day_first else (second, first)
+    try:
+        return date(year if year >= 100 else 2000 + year, month, day_of_month)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class SheetNaming:
+    """How a workbook's sheets are named: ``DDMMYY``, ``MMDDYY``, ``mixed`` or ``ambiguous``, and why."""
+
+    scheme: str
+    evidence: str = ""
+
+
+@functools.lru_cache(maxsize=64)
+def sheet_naming(names: tuple[str, ...]) -> SheetNaming:
+    """The naming scheme of a workbook, judged from all its sheet names (cached: once per workbook).
+
+    A name that is a date only as DDMMYY (``131024``) or only as MMDDYY (``101324``) proves its
+    scheme, and proofs of both make it ``mixed``. When every date-like name reads both ways, the
+    reading under which more sheets are consecutive days wins; if that ties too it is ``ambiguous``.
+    """
+    readings = {name: (sheet_date(name), sheet_date(name, day_first=False)) for name in names}
+    only_ddmmyy = [name for name, (dmy, mdy) in readings.items() if dmy and not mdy]
+    only_mmddyy = [name for name, (dmy, mdy) in readings.items() if mdy and not dmy]
+    if only_ddmmyy and only_mmddyy:
+        return SheetNaming("mixed", f"{', '.join(only_ddmmyy)} only valid as DDMMYY, "
+                                    f"{', '.join(only_mmddyy)} only valid as MMDDYY")
+    if only_mmddyy:
+        return SheetNaming("MMDDYY", f"{only_mmddyy[0]} is a valid MMDDYY date but not a valid DDMMYY one")
+    if only_ddmmyy:
+        return SheetNaming("DDMMYY")
+    both = [name for name, (dmy, mdy) in readings.items() if dmy and mdy and dmy != mdy]
+    if not both:
+        return SheetNaming("DDMMYY")
+    as_ddmmyy = _consecutive_pairs({dmy for dmy, _ in readings.values() if dmy})
+    as_mmddyy = _consecutive_pairs({mdy for _, mdy in readings.values() if mdy})
+    if as_ddmmyy > as_mmddyy:
+        return SheetNaming("DDMMYY")
+    if as_mmddyy > as_ddmmyy:
+        return SheetNaming("MMDDYY", f"read as MMDDYY the sheets hold {as_mmddyy} pair(s) of consecutive days, "
+                                     f"read as DDMMYY {as_ddmmyy}")
+    return SheetNaming("ambiguous", "; ".join(
+        f"{name} is {readings[name][0]} as DDMMYY but {readings[name][1]} as MMDDYY" for name in both
+    ))
+
+
+def _consecutive_pairs(days: set[date]) -> int:
+    return sum(1 for day in days if day + timedelta(days=1) in days)
+
+
+def _check_naming(path: Path, day: date, names: tuple[str, ...]) -> SheetNaming:
+    """The workbook's naming, once it is known that sheet ``DDMMYY`` of ``day`` is the one to read."""
+    sheet_name, naming = ddmmyy(day), sheet_naming(names)
+    expected = (f"sheets are expected to be named DDMMYY (day, month, year: {sheet_name} for {day}); "
+                f"sheets: {list(names)}")
+    if naming.scheme == "MMDDYY":
+        raise SourceUnavailableError(
+            f"workbook {path} has its sheets named MMDDYY, not DDMMYY ({naming.evidence}), so it cannot be read "
+            f"for {day}: {expected}. Rename the sheets (expected DDMMYY) or re-export the workbook"
+        )
+    if naming.scheme == "mixed":
+        raise SourceUnavailableError(
+            f"workbook {path} mixes DDMMYY and MMDDYY sheet names ({naming.evidence}), so it cannot be read "
+            f"for {day}: {expected}. Rename the odd sheets or re-export the workbook"
+        )
+    if sheet_name not in names:
+        raise SourceUnavailableError(
+            f"workbook {path} has no sheet {sheet_name!r} for {day} (sheets are named DDMMYY; found {list(names)})"
+        )
+    as_mmddyy = day.strftime("%m%d%y")
+    if naming.scheme == "ambiguous" and as_mmddyy != sheet_name and as_mmddyy in names:
+        raise SourceUnavailableError(
+            f"workbook {path}: the sheet naming is ambiguous, both {sheet_name!r} (as DDMMYY) and {as_mmddyy!r} "
+            f"(as MMDDYY) could be {day}, and no sheet name settles the scheme ({naming.evidence}). The "
+            f"{expected}: rename or remove the sheet that is not {day}, or re-export the workbook"
+        )
+    return naming
+
+
+def _unreadable_sheet(path: Path, sheet: str, day: date, error: Exception) -> SourceUnavailableError:
+    return SourceUnavailableError(
+        f"workbook {path} sheet {sheet} ({day}) cannot be read: {type(error).__name__}: {error}; re-export the "
+        f"workbook, or repair sheet {sheet} in a spreadsheet program and save the workbook again"
+    )
+
+
+def _sheet_rows(workbook: Any, sheet: str, path: Path, day: date) -> list[tuple]:
+    """Every row of a sheet as values, read here so that a damaged sheet XML names itself."""
+    try:
+        return [tuple(values) for values in workbook[sheet].iter_rows(values_only=True)]
+    except _UNREADABLE as error:
+        raise _unreadable_sheet(path, sheet, day, error) from error
+
+
+def _formula_cells(workbook: Any, path: Path, sheet: str, day: date) -> dict[tuple[int, int], str]:
+    """The formulas of a sheet by (Excel row, column index), for when a row has an empty value.
+
+    The sheet's XML is searched for a formula element first (one zip read); only if there is one is
+    the formula view of the workbook opened and that sheet parsed again.
+    """
+    member = getattr(workbook[sheet], "_worksheet_path", None)  # openpyxl's read-only sheets know it
+    if member:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                if not _FORMULA_TAG.search(archive.read(member)):
+                    return {}
+        except _UNREADABLE:
+            pass  # let openpyxl say what is wrong, below
+    try:
+        formula_view = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    except _UNREADABLE as error:
+        raise _unreadable_sheet(path, sheet, day, error) from error
+    try:
+        rows = _sheet_rows(formula_view, sheet, path, day)
+    finally:
+        formula_view.close()
+    formulas = {}
+    for excel_row, values in enumerate(rows, start=1):
+        for column, value in enumerate(values):
+            if isinstance(value, (ArrayFormula, DataTableFormula)):
+                formulas[excel_row, column] = getattr(value, "text", None) or type(value).__name__
+            elif isinstance(value, str) and value.startswith("="):
+                formulas[excel_row, column] = value
+    return formulas
+
+
+def _header(values: tuple) -> tuple:
+    header = tuple(h.strip() if isinstance(h, str) else h for h in values)
+    while header and header[-1] is None:
+        header = header[:-1]
+    return header
+
+
+def _blank(values: tuple) -> bool:
+    return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
+
+
 def read_workbook_day(path: Path, day: date, ingested_at: str) -> RawBatch:
-    """The sheet of local ``day`` (named ``DDMMYY``) of a WU workbook, rows landed unchanged."""
+    """The sheet of local ``day`` (named ``DDMMYY``) of a WU workbook, rows landed unchanged.
+
+    SourceUnavailableError if the workbook or that sheet cannot be read, or its sheets are named
+    MMDDYY (or ambiguously, with another sheet that could be ``day``). Rejected with a reason: rows
+    of another sheet naming the same day (``51024``, ``05-10-24``, ``051024 (2)``) and rows holding
+    a formula whose value was never computed (``data_only`` would read it as empty).
+    """
     sheet_name = ddmmyy(day)
     if not path.is_file():
         raise SourceUnavailableError(f"workbook {path} not found (looking for sheet {sheet_name} = {day})")
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
+    except _UNREADABLE as error:
         raise SourceUnavailableError(f"workbook {path} cannot be read as .xlsx: {error}") from error
     try:
-        if sheet_name not in workbook.sheetnames:
-            raise SourceUnavailableError(
-                f"workbook {path} has no sheet {sheet_name!r} for {day} (sheets are named DDMMYY; "
-                f"found {workbook.sheetnames})"
-            )
-        rows = workbook[sheet_name].iter_rows(values_only=True)
-        header = tuple(next(rows, ()))
-        header = tuple(h.strip() if isinstance(h, str) else h for h in header)
-        while header and header[-1] is None:
-            header = header[:-1]
+        names = tuple(workbook.sheetnames)
+        naming = _check_naming(path, day, names)
+        rows = _sheet_rows(workbook, sheet_name, path, day)
+        header = _header(rows[0] if rows else ())
         if header != WU_COLUMNS:
             difference = _column_difference(header) if set(header) != set(WU_COLUMNS) else "same columns, other order"
             raise SourceUnavailableError(
@@ -106,25 +271,67 @@ def read_workbook_day(path: Path, day: date, ingested_at: str) -> RawBatch:
                 f"{list(WU_COLUMNS)} ({difference})"
             )
         batch = RawBatch(source_uri=path.resolve().as_uri())
-        blank = 0
-        for excel_row, values in enumerate(rows, start=2):
-            if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-                blank += 1
-                continue
-            position = f"sheet={sheet_name} row={excel_row}"
-            extra = [v for v in values[len(WU_COLUMNS):] if v is not None]
-            if extra:
-                batch.rejects.append(reject(
-                    f"values beyond the {len(WU_COLUMNS)} WU columns: {extra}",
-                    list(values), batch.source_uri, position, ingested_at,
-                ))
-                continue
-            padded = tuple(values) + (None,) * (len(WU_COLUMNS) - len(values))
-            _land_row(batch, dict(zip(WU_COLUMNS, padded)), batch.source_uri, position, ingested_at)
+        blank = _land_sheet(batch, workbook, rows, path, sheet_name, day, ingested_at)
+        for name in names:
+            if name != sheet_name and sheet_date(name) == day:
+                reason = f"duplicate sheet for {day}: {name} (only sheet {sheet_name} is read)"
+                blank += _reject_sheet(batch, _sheet_rows(workbook, name, path, day), name, reason, ingested_at)
     finally:
         workbook.close()
     batch.notes["empty_rows_skipped"] = blank
+    if naming.scheme == "ambiguous":
+        batch.notes["sheet_naming"] = f"ambiguous, read as DDMMYY: {naming.evidence}"
+        dg.get_dagster_logger().warning(
+            f"workbook {path}: sheet names read both as DDMMYY and MMDDYY ({naming.evidence}); read {sheet_name} "
+            f"as {day} (DDMMYY, the expected scheme)"
+        )
     return batch
+
+
+def _land_sheet(
+    batch: RawBatch, workbook: Any, rows: list[tuple], path: Path, sheet_name: str, day: date, ingested_at: str
+) -> int:
+    """Land (or reject) the data rows below the header; the number of blank rows skipped."""
+    blank, formulas = 0, None
+    for excel_row, values in enumerate(rows[1:], start=2):
+        if _blank(values):
+            blank += 1
+            continue
+        position = f"sheet={sheet_name} row={excel_row}"
+        extra = [v for v in values[len(WU_COLUMNS):] if v is not None]
+        if extra:
+            batch.rejects.append(reject(
+                f"values beyond the {len(WU_COLUMNS)} WU columns: {extra}",
+                list(values), batch.source_uri, position, ingested_at,
+            ))
+            continue
+        padded = tuple(values) + (None,) * (len(WU_COLUMNS) - len(values))
+        if None in padded:  # maybe a formula never computed: look once per sheet
+            formulas = _formula_cells(workbook, path, sheet_name, day) if formulas is None else formulas
+            uncached = [
+                f"formula without a cached value in {column} ({formulas[excel_row, index]})"
+                for index, column in enumerate(WU_COLUMNS)
+                if padded[index] is None and (excel_row, index) in formulas
+            ]
+            if uncached:
+                batch.rejects.append(reject("; ".join(uncached), list(values), batch.source_uri, position, ingested_at))
+                continue
+        _land_row(batch, dict(zip(WU_COLUMNS, padded)), batch.source_uri, position, ingested_at)
+    return blank
+
+
+def _reject_sheet(batch: RawBatch, rows: list[tuple], sheet_name: str, reason: str, ingested_at: str) -> int:
+    """Reject every data row of a sheet (its WU header, if any, is not a row); the blank rows skipped."""
+    blank = 0
+    for excel_row, values in enumerate(rows, start=1):
+        if excel_row == 1 and _header(values) == WU_COLUMNS:
+            continue
+        if _blank(values):
+            blank += 1
+            continue
+        position = f"sheet={sheet_name} row={excel_row}"
+        batch.rejects.append(reject(reason, list(values), batch.source_uri, position, ingested_at))
+    return blank
 
 
 def _airbyte_records(file: Path) -> Iterator[tuple[int, Any]]:
@@ -160,7 +367,13 @@ def _airbyte_data(record: Any) -> dict[str, Any] | str:
 
 
 def read_airbyte_day(export_dir: Path, day: date, ingested_at: str) -> RawBatch:
-    """One sheet's rows from an Airbyte export laid out as ``<export_dir>/<DDMMYY>/*.jsonl|*.csv``."""
+    """One sheet's rows from an Airbyte export laid out as ``<export_dir>/<DDMMYY>/*.jsonl|*.csv``.
+
+    The fields Airbyte's file sources add to each row (``_ab_source_file_url``,
+    ``_ab_source_file_last_modified``, any ``_ab_*``) are lineage, not data: they are dropped from
+    the landed row, and the source file URL (without its query string, which may hold a signature)
+    is kept in the row's ``_source_position``. A rejected row is stored as found, with them.
+    """
     folder = export_dir / ddmmyy(day)
     files = sorted(p for p in folder.glob("*") if p.suffix in (".jsonl", ".csv")) if folder.is_dir() else []
     if not files:
@@ -179,7 +392,11 @@ def read_airbyte_day(export_dir: Path, day: date, ingested_at: str) -> RawBatch:
             raw_id = record.get("_airbyte_raw_id")
             if raw_id:
                 position += f" airbyte_raw_id={raw_id}"
-            _land_row(batch, data, file_uri, position, ingested_at)
+            row = {key: value for key, value in data.items() if not key.startswith(_AIRBYTE_FILE_FIELDS)}
+            source_file = data.get("_ab_source_file_url")
+            if source_file:
+                position += f" ab_source_file_url={str(source_file).split('?', 1)[0]}"
+            _land_row(batch, row, file_uri, position, ingested_at, found=data)
     return batch
 
 

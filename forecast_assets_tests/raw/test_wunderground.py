@@ -85,8 +85,11 @@ def test_workbook_day_lands_rows_unchanged_with_lineage(tmp_path):
 
 
 def test_sheet_names_are_ddmmyy_not_mmddyy(tmp_path):
-    # 100124 would be 1 October as MMDDYY; as DDMMYY it is 10 January.
-    path = write_workbook(tmp_path / "wb.xlsx", {"100124": [wu_row(time(9, 0))], "011024": [wu_row(time(0, 4))]})
+    # 100124 would be 1 October as MMDDYY; as DDMMYY it is 10 January. 011024 and 021024 are
+    # consecutive days as DDMMYY only, which settles the scheme (alone, the two names would not:
+    # see faults/test_reader_faults.py).
+    sheets = {"100124": [wu_row(time(9, 0))], "011024": [wu_row(time(0, 4))], "021024": [wu_row(time(0, 9))]}
+    path = write_workbook(tmp_path / "wb.xlsx", sheets)
     assert read_workbook_day(path, OCT_1, INGESTED).rows[0]["Time"] == "00:04:00"
     with pytest.raises(SourceUnavailableError, match=r"no sheet '011024' for 2024-10-01.*100124"):
         read_workbook_day(write_workbook(tmp_path / "us.xlsx", {"100124": []}), OCT_1, INGESTED)
