@@ -8,8 +8,8 @@ import pandas as pd
 from forecast_assets.partitions import RAW_SOURCES, daily_partitions, ddmmyy, partition_day
 from forecast_assets.raw.checks import account_partition, accounting_result, raw_check_specs
 from forecast_assets.raw.infoclimat import InfoClimatError
-from forecast_assets.raw.records import RawBatch, SourceUnavailableError
-from forecast_assets.staging import StagingZone
+from forecast_assets.raw.records import INGESTED_AT, RawBatch, SourceUnavailableError
+from forecast_assets.staging import Landing, StagingZone, replace_landing
 
 #: Resource key of each raw source's reader, and the file name its day is landed under.
 SOURCE_RESOURCE_KEYS: dict[str, str] = {"BE": "wu_be", "FR": "wu_fr", "InfoClimat": "infoclimat"}
@@ -34,13 +34,14 @@ def rejects_key(source: str, partition_key: str) -> str:
 
 
 def land_batch(staging: StagingZone, source: str, partition_key: str, batch: RawBatch) -> dict:
-    """Write a day's rows (and rejects, if any) to the staging zone; a summary row for metadata."""
-    uri = staging.write_jsonl(landed_key(source, partition_key), batch.rows)
-    rejected_at = rejects_key(source, partition_key)
-    if batch.rejects:
-        staging.write_jsonl(rejected_at, batch.rejects)
-    elif staging.exists(rejected_at):  # a re-run that rejects nothing must not leave stale rejects
-        staging.delete(rejected_at)
+    """Write a day's rows (and rejects, if any) to the staging zone; a summary row for metadata.
+
+    A previous landing of the day whose records differ is kept in the zone's history first
+    (``raw/_history/``, see :mod:`forecast_assets.staging.landing`); stale rejects are removed.
+    """
+    landing = Landing(landed_key(source, partition_key), rejects_key(source, partition_key), INGESTED_AT,
+                      label=f"{source} {partition_key}")
+    uri = replace_landing(staging, landing, batch.rows, batch.rejects)
     return {
         "partition": partition_key,
         "rows": len(batch.rows),

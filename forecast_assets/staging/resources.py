@@ -46,6 +46,12 @@ def _check_prefix(prefix: str) -> str:
     return prefix
 
 
+def jsonl_bytes(records: Iterable[dict[str, Any]]) -> bytes:
+    """Records as JSONL: one JSON object per line, UTF-8, non-ASCII kept as is, others via ``str``."""
+    lines = [json.dumps(record, ensure_ascii=False, default=str) + "\n" for record in records]
+    return "".join(lines).encode("utf-8")
+
+
 class StagingZone(dg.ConfigurableResource):
     """Where each stage lands its intermediate files, addressed by relative '/'-separated keys.
 
@@ -74,6 +80,10 @@ class StagingZone(dg.ConfigurableResource):
     def list_keys(self, prefix: str = "") -> list[str]:
         """Sorted relative keys starting with ``prefix`` (plain string match, as in S3)."""
 
+    def copy(self, source_key: str, target_key: str) -> str:
+        """Copy the object at ``source_key`` to ``target_key`` (publish-atomic); the URI written."""
+        return self.write_bytes(target_key, self.read_bytes(source_key))
+
     @abstractmethod
     def uri(self, key: str) -> str:
         """The absolute URI of ``key`` (``file:///…`` or ``s3://…``)."""
@@ -84,8 +94,7 @@ class StagingZone(dg.ConfigurableResource):
 
     def write_jsonl(self, key: str, records: Iterable[dict[str, Any]]) -> str:
         """One JSON object per line, UTF-8, non-ASCII kept as is; dates and such via ``str``."""
-        lines = [json.dumps(record, ensure_ascii=False, default=str) + "\n" for record in records]
-        return self.write_bytes(key, "".join(lines).encode("utf-8"))
+        return self.write_bytes(key, jsonl_bytes(records))
 
     def read_jsonl(self, key: str) -> list[dict[str, Any]]:
         """The records written by :meth:`write_jsonl`; blank lines are skipped."""
@@ -121,20 +130,32 @@ class LocalStagingZone(StagingZone):
             raise ValueError(f"Staging key {key!r} escapes the zone root {root}")
         return path
 
+    def _failure(self, operation: str, key: str, path: Path, exc: OSError) -> StagingZoneError:
+        return StagingZoneError(
+            f"Local staging zone {self.describe()}: cannot {operation} key {key!r} at {path}: "
+            f"{type(exc).__name__}: {_local_cause(path, exc)}. Make {self.describe()} a writable folder, "
+            "or point FORECAST_STAGING_DIR at a writable folder."
+        )
+
     def write_bytes(self, key: str, data: bytes) -> str:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # A hidden temporary file in the same folder, so os.replace is an atomic rename.
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # A hidden temporary file in the same folder, so os.replace is an atomic rename.
+            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as exc:
+            raise self._failure("write", key, path, exc) from exc
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             tmp.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise self._failure("write", key, path, exc) from exc
             raise
         _fsync_dir(path.parent)
         return path.as_uri()
@@ -147,12 +168,18 @@ class LocalStagingZone(StagingZone):
             raise FileNotFoundError(
                 f"Staging key {key!r} not found in local staging zone {self.describe()}"
             ) from None
+        except OSError as exc:
+            raise self._failure("read", key, path, exc) from exc
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        path = self._path(key)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise self._failure("delete", key, path, exc) from exc
 
     def list_keys(self, prefix: str = "") -> list[str]:
         root = self._root()
@@ -176,6 +203,19 @@ class LocalStagingZone(StagingZone):
 
     def describe(self) -> str:
         return str(self._root())
+
+
+def _local_cause(path: Path, exc: OSError) -> str:
+    """Why ``exc`` happened at ``path``, in words: a file where a folder should be, or the OS reason."""
+    if isinstance(exc, (NotADirectoryError, FileExistsError)):
+        for folder in path.parents:
+            if folder.exists():
+                if not folder.is_dir():
+                    return f"{folder} is a file where a folder of the zone should be"
+                break
+    if isinstance(exc, PermissionError):
+        return f"{exc.strerror} for user id {os.geteuid()} ({exc.filename}): the folder is not writable"
+    return f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -259,6 +299,25 @@ class S3StagingZone(StagingZone):
         except (BotoCoreError, ClientError) as exc:
             raise self._failure("PutObject", object_key, exc) from exc
         return self.uri(key)
+
+    def copy(self, source_key: str, target_key: str) -> str:
+        source, target = self._object_key(source_key), self._object_key(target_key)
+        extra = {"ServerSideEncryption": self.server_side_encryption} if self.server_side_encryption else {}
+        try:
+            # Server side: the bytes never leave S3; one CopyObject is atomic like a PutObject.
+            self._get_client().copy_object(
+                Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": source}, **extra
+            )
+        except ClientError as exc:
+            if _error_code(exc) in _MISSING_KEY_CODES:
+                raise FileNotFoundError(
+                    f"Staging key {source_key!r} not found in S3 staging zone {self.describe()} "
+                    f"(endpoint {self._endpoint()})"
+                ) from None
+            raise self._failure(f"CopyObject from {source!r}", target, exc) from exc
+        except BotoCoreError as exc:
+            raise self._failure(f"CopyObject from {source!r}", target, exc) from exc
+        return self.uri(target_key)
 
     def read_bytes(self, key: str) -> bytes:
         object_key = self._object_key(key)

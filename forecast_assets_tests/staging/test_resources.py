@@ -5,15 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+import subprocess
+import sys
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import boto3
 import dagster as dg
 import pytest
 
+from forecast_assets.raw.assets import land_batch
+from forecast_assets.raw.records import RawBatch, reject, with_lineage
 from forecast_assets.staging import LocalStagingZone, S3StagingZone, StagingZone, StagingZoneError
 from forecast_assets.staging import resources as staging_resources
+from forecast_assets.staging.history import landing_history, restore_landing
+from forecast_assets.staging.history import main as history_cli
 
 S3_PREFIX = "forecast/staging"
 KEY = "raw/BE/011024/IICHTE19.jsonl"
@@ -328,3 +335,165 @@ def test_materialize_with_s3_bucket_from_env_var(
     assert result.success
     metadata = result.asset_materializations_for_node("staged_observations")[0].metadata
     assert metadata["uri"].value == f"s3://{bucket}/{S3_PREFIX}/{KEY}"
+
+
+# --- landing history: a re-ingestion never destroys the previous landing -----------------------
+
+DAY = "2024-10-05"
+LANDED = "raw/BE/051024/IICHTE19.jsonl"
+REJECTS = "raw/_rejects/BE/051024/IICHTE19.jsonl"
+T1, T2, T3 = "2024-10-05T06:00:00+00:00", "2024-10-06T07:30:00+00:00", "2024-10-07T08:45:00+00:00"
+
+
+def _batch(ingested_at: str, temps: list[str], rejected: Sequence[str] = ()) -> RawBatch:
+    """A BE day as a reader returns it: one row per temperature, one reject per rejected text."""
+    uri = "file:///sources/be.xlsx"
+    rows = [with_lineage({"Time": f"00:0{i}", "Temperature": t}, uri, f"row={i + 2}", ingested_at)
+            for i, t in enumerate(temps)]
+    rejects = [reject(f"bad value {text!r}", {"Temperature": text}, uri, f"row={i + 90}", ingested_at)
+               for i, text in enumerate(rejected)]
+    return RawBatch(source_uri=uri, rows=rows, rejects=rejects)
+
+
+def _history_keys(zone: StagingZone) -> list[str]:
+    return zone.list_keys("raw/_history/")
+
+
+def test_a_worse_landing_keeps_the_good_one_in_history_and_restore_brings_it_back(zone: StagingZone) -> None:
+    land_batch(zone, "BE", DAY, _batch(T1, ["50.1\u00a0°F", "50.3\u00a0°F", "50.2\u00a0°F"]))
+    good = zone.read_bytes(LANDED)
+    land_batch(zone, "BE", DAY, _batch(T2, [], rejected=["50,1\u00a0°F", "50,3\u00a0°F", "50,2\u00a0°F"]))
+    worse, worse_rejects = zone.read_bytes(LANDED), zone.read_bytes(REJECTS)
+    assert zone.read_jsonl(LANDED) == []
+
+    [version] = landing_history(zone, "BE", DAY)
+    assert version.version.startswith("20241005T060000Z-")  # named by the landing's own _ingested_at
+    assert version.rows_key == f"raw/_history/BE/051024/IICHTE19.{version.version}.jsonl"
+    assert version.rejects_key is None  # the good landing had no rejects file
+    assert zone.read_bytes(version.rows_key) == good
+    assert _history_keys(zone) == [version.rows_key]
+
+    restore_landing(zone, "BE", DAY, version.version)
+    assert zone.read_bytes(LANDED) == good  # byte for byte
+    assert not zone.exists(REJECTS)
+    # the restore kept what it replaced: undoing it is the same command
+    first, second = landing_history(zone, "BE", DAY)
+    assert first == version
+    assert second.version.startswith("20241006T073000Z-")
+    assert zone.read_bytes(second.rows_key) == worse
+    assert zone.read_bytes(second.rejects_key) == worse_rejects
+    restore_landing(zone, "BE", DAY, "latest")
+    assert (zone.read_bytes(LANDED), zone.read_bytes(REJECTS)) == (worse, worse_rejects)
+
+
+def test_a_rerun_with_identical_records_adds_no_history(zone: StagingZone) -> None:
+    temps = ["50.1\u00a0°F", "50.3\u00a0°F"]
+    land_batch(zone, "BE", DAY, _batch(T1, temps, rejected=["x"]))
+    land_batch(zone, "BE", DAY, _batch(T2, temps, rejected=["x"]))
+    land_batch(zone, "BE", DAY, _batch(T3, temps, rejected=["x"]))
+
+    assert _history_keys(zone) == []
+    assert landing_history(zone, "BE", DAY) == []
+    assert {row["_ingested_at"] for row in zone.read_jsonl(LANDED)} == {T3}  # the live file is the last run's
+
+
+def test_the_rejects_file_is_preserved_when_overwritten_or_deleted(zone: StagingZone) -> None:
+    temps = ["50.1\u00a0°F"]
+    land_batch(zone, "BE", DAY, _batch(T1, temps, rejected=["a", "b"]))
+    first = (zone.read_bytes(LANDED), zone.read_bytes(REJECTS))
+    land_batch(zone, "BE", DAY, _batch(T2, temps, rejected=["c"]))  # same rows, other rejects: overwritten
+    second = (zone.read_bytes(LANDED), zone.read_bytes(REJECTS))
+    land_batch(zone, "BE", DAY, _batch(T3, temps))  # no rejects: the rejects file is deleted
+    assert not zone.exists(REJECTS)
+
+    v1, v2 = landing_history(zone, "BE", DAY)
+    assert v1.version < v2.version  # versions sort by landing time
+    assert (zone.read_bytes(v1.rows_key), zone.read_bytes(v1.rejects_key)) == first
+    assert (zone.read_bytes(v2.rows_key), zone.read_bytes(v2.rejects_key)) == second
+    assert v1.rejects_key == f"raw/_history/BE/051024/IICHTE19.{v1.version}.rejects.jsonl"
+
+    restore_landing(zone, "BE", DAY, v1.version)
+    assert (zone.read_bytes(LANDED), zone.read_bytes(REJECTS)) == first
+
+
+def test_restoring_an_unknown_version_names_source_day_and_what_exists(zone: StagingZone) -> None:
+    with pytest.raises(StagingZoneError, match=r"BE 2024-10-05.*no previous landing") as excinfo:
+        restore_landing(zone, "BE", DAY, "latest")
+    assert "raw/_history/BE/051024/" in str(excinfo.value)
+    land_batch(zone, "BE", DAY, _batch(T1, ["1"]))
+    land_batch(zone, "BE", DAY, _batch(T2, ["2"]))
+    with pytest.raises(StagingZoneError) as excinfo:
+        restore_landing(zone, "BE", DAY, "20200101T000000Z-00000000")
+    message = str(excinfo.value)
+    assert "20200101T000000Z-00000000" in message and "BE 2024-10-05" in message
+    assert landing_history(zone, "BE", DAY)[0].version in message  # the versions that do exist
+    assert "python -m forecast_assets.staging.history list BE 2024-10-05" in message
+    assert zone.read_jsonl(LANDED)[0]["Temperature"] == "2"  # nothing changed
+
+
+def test_history_cli_lists_and_restores_the_local_zone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("FORECAST_ENV", "local")
+    monkeypatch.setenv("FORECAST_STAGING_DIR", str(tmp_path / "from-env"))
+    zone = LocalStagingZone(root=str(tmp_path / "from-env"))
+    land_batch(zone, "BE", DAY, _batch(T1, ["1", "2"]))
+    good = zone.read_bytes(LANDED)
+    land_batch(zone, "BE", DAY, _batch(T2, [], rejected=["1,0", "2,0"]))
+
+    assert history_cli(["list", "BE", DAY]) == 0
+    out = capsys.readouterr().out
+    [version] = landing_history(zone, "BE", DAY)
+    assert version.version in out and "2 rows" in out and "0 rejected" in out
+    assert "current" in out and zone.uri(LANDED) in out
+
+    assert history_cli(["restore", "BE", DAY, version.version]) == 0
+    assert zone.uri(LANDED) in capsys.readouterr().out
+    assert zone.read_bytes(LANDED) == good
+
+    assert history_cli(["restore", "BE", DAY, "19990101T000000Z-00000000"]) == 2
+    assert "19990101T000000Z-00000000" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_history_cli_runs_as_a_module_against_the_production_s3_zone(
+    moto_server: str, aws_test_credentials: None, tmp_path: Path
+) -> None:
+    bucket = _new_bucket(moto_server)
+    zone = S3StagingZone(bucket=bucket, prefix=S3_PREFIX, endpoint_url=moto_server)
+    land_batch(zone, "BE", DAY, _batch(T1, ["1", "2"]))
+    good = zone.read_bytes(LANDED)
+    land_batch(zone, "BE", DAY, _batch(T2, ["9"]))
+    env = {**os.environ, "FORECAST_ENV": "production", "FORECAST_S3_BUCKET": bucket,
+           "FORECAST_S3_PREFIX": S3_PREFIX, "FORECAST_S3_ENDPOINT_URL": moto_server, "AWS_REGION": "us-east-1"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "forecast_assets.staging.history", *args], env=env,
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+    listed = cli("list", "BE", DAY)
+    assert listed.returncode == 0, listed.stderr
+    [version] = landing_history(zone, "BE", DAY)
+    assert version.version in listed.stdout and f"s3://{bucket}/{S3_PREFIX}/" in listed.stdout
+    restored = cli("restore", "BE", DAY, "latest")
+    assert restored.returncode == 0, restored.stderr
+    assert zone.read_bytes(LANDED) == good
+
+
+def test_s3_history_copy_is_server_side_and_encrypted(s3_zone: S3StagingZone, moto_server: str) -> None:
+    land_batch(s3_zone, "BE", DAY, _batch(T1, ["1"]))
+    copies = []
+    s3_zone._get_client().meta.events.register("after-call.s3.CopyObject", lambda **kw: copies.append(1))
+    land_batch(s3_zone, "BE", DAY, _batch(T2, ["2"]))
+
+    [version] = landing_history(s3_zone, "BE", DAY)
+    assert len(copies) == 1
+    head = _s3_client(moto_server).head_object(Bucket=s3_zone.bucket, Key=f"{S3_PREFIX}/{version.rows_key}")
+    assert head["ServerSideEncryption"] == "AES256"
+
+
+def test_copy_round_trips_and_a_missing_source_is_not_found(zone: StagingZone) -> None:
+    zone.write_bytes(KEY, b"payload \xc2\xb0")
+    assert zone.copy(KEY, "copies/x.jsonl") == zone.uri("copies/x.jsonl")
+    assert zone.read_bytes("copies/x.jsonl") == b"payload \xc2\xb0"
+    with pytest.raises(FileNotFoundError, match="raw/BE/011024/MISSING.jsonl"):
+        zone.copy("raw/BE/011024/MISSING.jsonl", "copies/y.jsonl")
