@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 MONGO_STATE := $(STATE)/mongo
 
-.PHONY: demo test test-fast ui install sample-data mongo-start mongo-stop bench bench-quick clean
+.PHONY: demo test test-fast stress ui install sample-data mongo-start mongo-stop bench bench-quick clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not integration" $(PYTEST_ARGS)
+
+# The concurrency and fault tests, STRESS_ROUNDS times, with a busy process alongside (bench/STRESS.md).
+STRESS_ROUNDS ?= 20
+stress: install
+	$(BIN)/python -m bench.stress --rounds $(STRESS_ROUNDS) -- $(PYTEST_ARGS)
 
 # The UI and the daemon (schedule, alert sensors), on the local instance.
 ui: install

@@ -262,6 +262,7 @@ def _load_through(proxy: CuttingProxy, database: str, staging) -> dg.ExecuteInPr
 
 
 @pytest.mark.integration
+@pytest.mark.stress
 def test_post_load_checks_are_retried_when_the_connection_drops(week_staging, mongo_server):
     # count_documents (the reconciliation) is the first `aggregate` command of the load step
     proxy = CuttingProxy(mongo_server.port, trigger=b"aggregate")
@@ -276,6 +277,7 @@ def test_post_load_checks_are_retried_when_the_connection_drops(week_staging, mo
 
 
 @pytest.mark.integration
+@pytest.mark.stress
 def test_post_load_checks_on_a_dead_server_fail_naming_the_step_and_day(week_staging, mongo_server):
     proxy = CuttingProxy(mongo_server.port, trigger=b"aggregate", refuse_after_cut=True)
     try:

@@ -1,0 +1,97 @@
+"""Stress loop: the concurrency and fault tests, many rounds, while another load runs on the machine.
+
+``make stress`` (``python -m bench.stress``) runs ``pytest -m stress`` ``--rounds`` times in a row
+while ``--load`` busy processes keep cores occupied, and writes one line per round plus a summary to
+``--out`` (``bench/STRESS.md`` by default). A round that fails once is a defect to fix at its cause:
+the exit code is non-zero when any round failed. Tests opt in with ``@pytest.mark.stress`` (every
+test under ``forecast_assets_tests/faults/`` is marked by its conftest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SUMMARY = re.compile(r"=+ (.*) in [\d.]+s")
+
+
+def _burn(stop: multiprocessing.Event) -> None:
+    """Keep one core busy until ``stop`` is set: the 'other load' of the stress loop."""
+    x = 0
+    while not stop.is_set():
+        for _ in range(100_000):
+            x = (x * 31 + 7) % 1_000_003
+
+
+def run_round(number: int, pytest_args: list[str], log_dir: Path) -> dict:
+    """One ``pytest -m stress`` run; its outcome, summary line and duration."""
+    started = time.monotonic()
+    log = log_dir / f"round-{number:02d}.log"
+    with log.open("w") as handle:
+        code = subprocess.call(
+            [sys.executable, "-m", "pytest", "-m", "stress", "-q", "-p", "no:cacheprovider", *pytest_args],
+            cwd=REPO, stdout=handle, stderr=subprocess.STDOUT,
+        )
+    text = log.read_text(errors="replace")
+    summaries = SUMMARY.findall(text)
+    return {"round": number, "exit": code, "seconds": round(time.monotonic() - started, 1),
+            "summary": summaries[-1] if summaries else "(no summary line)", "log": str(log)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--load", type=int, default=1, help="busy processes running alongside (default 1)")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "STRESS.md")
+    parser.add_argument("--log-dir", type=Path, default=REPO / ".forecast" / "stress")
+    parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    args = parser.parse_args(argv)
+    args.log_dir.mkdir(parents=True, exist_ok=True)
+
+    stop = multiprocessing.Event()
+    burners = [multiprocessing.Process(target=_burn, args=(stop,), daemon=True) for _ in range(args.load)]
+    for burner in burners:
+        burner.start()
+    started = datetime.now(timezone.utc)
+    rounds = []
+    try:
+        for number in range(1, args.rounds + 1):
+            outcome = run_round(number, args.pytest_args, args.log_dir)
+            rounds.append(outcome)
+            print(f"round {number}/{args.rounds}: exit {outcome['exit']}, {outcome['summary']}, "
+                  f"{outcome['seconds']} s", flush=True)
+    finally:
+        stop.set()
+        for burner in burners:
+            burner.join(timeout=5)
+
+    passed = sum(1 for r in rounds if r["exit"] == 0)
+    lines = [
+        "# Stress loop: concurrency and fault tests (`make stress`)",
+        "",
+        f"{started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{args.load} busy process(es) alongside, `pytest -m stress {' '.join(args.pytest_args)}`.",
+        "",
+        f"**{passed} of {len(rounds)} rounds passed.**",
+        "",
+        "| round | exit | pytest summary | seconds |",
+        "|---|---|---|---|",
+        *(f"| {r['round']} | {r['exit']} | {r['summary']} | {r['seconds']} |" for r in rounds),
+        "",
+    ]
+    args.out.write_text("\n".join(lines))
+    print(f"{passed} of {len(rounds)} rounds passed; written to {args.out}")
+    return 0 if passed == len(rounds) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
