@@ -8,11 +8,12 @@ stops it after a UI session.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 from pydantic import PrivateAttr
 
-from forecast_assets.mongo.local_server import start_background
+from forecast_assets.mongo.local_server import LOG_FILE, running_pid, start_background
 from forecast_assets.mongo.resources import MongoResource
 
 
@@ -30,3 +31,19 @@ class EmbeddedMongoResource(MongoResource):
         if self._embedded_uri is None:
             self._embedded_uri, _ = start_background(self.state_dir)
         return self._embedded_uri
+
+    def unavailable_advice(self) -> str:
+        """With the embedded server: which one, where its state and log are, and what to do."""
+        if self.uri:
+            return super().unavailable_advice()
+        state = Path(self.state_dir)
+        pid = running_pid(state)
+        status = f"its process {pid} is still running but not answering" if pid else (
+            "its process is gone: it crashed or was stopped")
+        return (
+            f"This run uses the embedded SecantusDB server (MONGO_URI is not set) of the state folder "
+            f"{state}; {status}. See its log {state / LOG_FILE}. Run `make mongo-stop` (for another "
+            f"folder: python -m forecast_assets.mongo.local_server stop --state-dir {state}) and rerun: "
+            "the next run starts the server again on the same data. To use another MongoDB server, "
+            "set MONGO_URI."
+        )

@@ -13,7 +13,9 @@ Two ways to use it:
       python -m forecast_assets.mongo.local_server start|stop|status|uri --state-dir .forecast/mongo
 
   ``start`` is idempotent; the state dir holds ``data/``, ``secantusd.log``, ``secantusd.pid`` and
-  ``secantusd.port``, so the port (and ``MONGO_URI``) stays the same across restarts.
+  ``secantusd.port``, so the port (and ``MONGO_URI``) stays the same across restarts. Start and
+  stop hold an OS lock on ``secantusd.lock``: processes starting it at once (two local runs) get
+  one server, started by the first, reused by the others; a stale pid file (crash) starts anew.
 
 Durability note: SecantusDB flushes its log in the background (like mongod's ``j: false``); writes
 acknowledged within about a second of a SIGKILL can be lost unless written with ``j: true``.
@@ -22,6 +24,7 @@ acknowledged within about a second of a SIGKILL can be lost unless written with 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import shutil
 import signal
@@ -29,6 +32,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Optional
 
@@ -40,7 +45,10 @@ HOST = "127.0.0.1"
 PID_FILE = "secantusd.pid"
 PORT_FILE = "secantusd.port"
 LOG_FILE = "secantusd.log"
+LOCK_FILE = "secantusd.lock"
 DATA_DIR = "data"
+#: How long a running server may take to answer before it counts as hung (it is then replaced).
+ALIVE_PING_MS = 5000
 
 
 class LocalServerError(RuntimeError):
@@ -245,27 +253,38 @@ def _read_int(path: Path) -> Optional[int]:
         return None
 
 
-def _is_server_process(pid: int) -> bool:
-    """Whether ``pid`` is alive and (where /proc tells) really a secantusd process, not a reused pid."""
+def _is_server_process(pid: int, data_dir: Optional[Path] = None) -> bool:
+    """Whether ``pid`` is alive and (where /proc tells) really a secantusd process, not a reused pid;
+    with ``data_dir``, one serving that folder (so another state folder's server is never taken)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists():
-        try:
-            return COMMAND.encode() in cmdline.read_bytes()
-        except OSError:
-            return False
-    return True
+    proc = Path(f"/proc/{pid}")
+    try:
+        args = (proc / "cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        return True  # no /proc here: trust the pid
+    except OSError:
+        return False
+    if COMMAND.encode() not in b" ".join(args):
+        return False  # a zombie (empty cmdline) or another program
+    if data_dir is None or b"--storage-path" not in args:
+        return True
+    storage = os.fsdecode(args[args.index(b"--storage-path") + 1])
+    try:
+        return ((proc / "cwd").resolve() / storage).resolve() == data_dir.resolve()
+    except OSError:
+        return True
 
 
 def running_pid(state_dir: str | os.PathLike[str]) -> Optional[int]:
     """The pid of the background server of ``state_dir`` if it is running."""
-    pid = _read_int(Path(state_dir) / PID_FILE)
-    return pid if pid is not None and _is_server_process(pid) else None
+    state = Path(state_dir)
+    pid = _read_int(state / PID_FILE)
+    return pid if pid is not None and _is_server_process(pid, state / DATA_DIR) else None
 
 
 def state_uri(state_dir: str | os.PathLike[str]) -> Optional[str]:
@@ -274,36 +293,66 @@ def state_uri(state_dir: str | os.PathLike[str]) -> Optional[str]:
     return uri_for(port) if port else None
 
 
+@contextmanager
+def _state_lock(state: Path, timeout: float) -> Iterator[None]:
+    """Hold the OS lock of ``state`` (``flock`` on its lock file; released if the holder dies)."""
+    state.mkdir(parents=True, exist_ok=True)
+    with open(state / LOCK_FILE, "a") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LocalServerError(
+                        f"Another process has held {state / LOCK_FILE} for over {timeout:.0f}s while "
+                        f"starting or stopping the embedded MongoDB server of {state}. If it hangs, "
+                        "stop it (`make mongo-stop`, or `python -m forecast_assets.mongo.local_server "
+                        f"stop --state-dir {state}`) and rerun."
+                    ) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def start_background(
     state_dir: str | os.PathLike[str], port: int = 0, timeout: float = 30.0
 ) -> tuple[str, bool]:
-    """Start the background server of ``state_dir`` unless it runs; returns ``(uri, started)``."""
+    """Start the background server of ``state_dir`` unless it runs; returns ``(uri, started)``.
+
+    Safe to call from several processes at once: under the state folder's lock, the first starts
+    the server and writes its pid and port, the others then find it answering and reuse it. A pid
+    file naming a dead process (a crash) is ignored and a fresh server started on the same data.
+    """
     state = Path(state_dir)
-    pid = running_pid(state)
-    uri = state_uri(state)
-    if pid is not None and uri and ping(uri):
-        return uri, False
-    if pid is not None:  # alive but not answering: replace it
-        stop_background(state)
-    state.mkdir(parents=True, exist_ok=True)
-    port = port or _read_int(state / PORT_FILE) or 0
-    server = LocalMongoServer(state / DATA_DIR, port=port, startup_timeout=timeout,
-                              log_path=state / LOG_FILE, detach=True)
-    server.start()
-    (state / PORT_FILE).write_text(f"{server.port}\n")
-    (state / PID_FILE).write_text(f"{server.pid}\n")
-    server._cleanup()  # close our log handle; the detached server keeps its own
-    return server.uri, True
+    with _state_lock(state, timeout + 30.0):
+        pid = running_pid(state)
+        uri = state_uri(state)
+        if pid is not None and uri and ping(uri, timeout_ms=ALIVE_PING_MS):
+            return uri, False
+        if pid is not None:  # alive but not answering: replace it
+            _stop(state, pid, 10.0)
+        if not port:  # the previous port keeps MONGO_URI stable, unless something else took it
+            previous = _read_int(state / PORT_FILE)
+            port = previous if previous and not port_in_use(previous) else 0
+        server = LocalMongoServer(state / DATA_DIR, port=port, startup_timeout=timeout,
+                                  log_path=state / LOG_FILE, detach=True)
+        server.start()
+        (state / PORT_FILE).write_text(f"{server.port}\n")
+        (state / PID_FILE).write_text(f"{server.pid}\n")
+        server._cleanup()  # close our log handle; the detached server keeps its own
+        return server.uri, True
 
 
-def stop_background(state_dir: str | os.PathLike[str], timeout: float = 10.0) -> bool:
-    """Stop the background server of ``state_dir`` (SIGTERM, then SIGKILL); whether one was running."""
-    state = Path(state_dir)
-    pid = running_pid(state)
+def _stop(state: Path, pid: Optional[int], timeout: float) -> bool:
+    """Stop ``pid`` (or the server answering on the state's port) and forget it; caller holds the lock."""
     uri = state_uri(state)
     if pid is None and uri and ping(uri):  # pid file lost: ask the server on our port who it is
         answered = server_pid(uri)
-        pid = answered if answered is not None and _is_server_process(answered) else None
+        pid = answered if answered is not None and _is_server_process(answered, state / DATA_DIR) else None
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
@@ -313,6 +362,15 @@ def stop_background(state_dir: str | os.PathLike[str], timeout: float = 10.0) ->
             os.kill(pid, signal.SIGKILL)
     (state / PID_FILE).unlink(missing_ok=True)
     return pid is not None
+
+
+def stop_background(state_dir: str | os.PathLike[str], timeout: float = 10.0) -> bool:
+    """Stop the background server of ``state_dir`` (SIGTERM, then SIGKILL); whether one was running."""
+    state = Path(state_dir)
+    if not state.is_dir():
+        return False
+    with _state_lock(state, timeout + 30.0):
+        return _stop(state, running_pid(state), timeout)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,12 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     ConnectionFailure,
 )
 
+#: Server answers that mean the same: HostUnreachable, HostNotFound, NetworkTimeout,
+#: ShutdownInProgress, SocketException, InterruptedAtShutdown, InterruptedDueToReplStateChange,
+#: and CursorNotFound (a cursor lost when the server restarted between two batches: the retried
+#: operation queries again).
+TRANSIENT_ERROR_CODES = (6, 7, 89, 91, 9001, 11600, 11602, 43)
+
 #: Longest single wait between attempts, whatever the backoff arithmetic says.
 MAX_BACKOFF_SECONDS = 30.0
 
@@ -174,18 +180,24 @@ class MongoResource(dg.ConfigurableResource):
         return self.username or from_uri
 
     def with_retries(self, fn: Callable[[], T], what: str) -> T:
-        """``fn()``, retried on transient connection errors with exponential backoff.
+        """``fn()``, retried on transient errors with exponential backoff.
 
-        After ``max_attempts`` failures, raises :class:`MongoUnavailableError` naming the redacted
-        host(s) and saying to set ``MONGO_URI``. Only wrap idempotent operations: an attempt that
-        timed out may have been applied.
+        Transient: the driver's ``ConnectionFailure`` family (``AutoReconnect``, ``NetworkTimeout``,
+        ``ServerSelectionTimeoutError``; a server that dies mid-way raises one of these) and the
+        server answers in :data:`TRANSIENT_ERROR_CODES`. ``fn`` runs again from the start, so it
+        must be idempotent (an attempt that timed out may have been applied). After
+        ``max_attempts`` failures, raises :class:`MongoUnavailableError` naming the redacted
+        host(s) and what to do (:meth:`unavailable_advice`). Credentials refused:
+        :class:`MongoAuthenticationError` at once; other errors propagate unchanged.
         """
-        log = dg.get_dagster_logger()
         attempts = max(1, self.max_attempts)
         for attempt in range(1, attempts + 1):
             try:
                 return fn()
             except OperationFailure as exc:
+                if exc.code in TRANSIENT_ERROR_CODES:
+                    self._before_retry(exc, what, attempt, attempts)
+                    continue
                 if exc.code not in AUTH_ERROR_CODES:
                     raise
                 details = exc.details or {}
@@ -197,21 +209,28 @@ class MongoResource(dg.ConfigurableResource):
                     "MONGO_USERNAME / MONGO_PASSWORD (or the user:password in MONGO_URI)."
                 ) from None
             except TRANSIENT_ERRORS as exc:
-                detail = self._scrub(f"{type(exc).__name__}: {exc}")
-                if attempt == attempts:
-                    raise MongoUnavailableError(
-                        f"MongoDB unavailable while {what}: could not reach "
-                        f"{', '.join(self.hosts()) or '(no host)'} after {attempts} attempt(s) "
-                        f"({self.redacted_uri()}). Is the server running, and is MONGO_URI set to "
-                        f"a reachable server? Last error: {detail[:500]}"
-                    ) from None
-                wait = min(self.backoff_seconds * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
-                log.warning(
-                    f"MongoDB {what}: attempt {attempt}/{attempts} failed ({detail[:200]}); "
-                    f"retrying in {wait:.2f}s"
-                )
-                time.sleep(wait)
+                self._before_retry(exc, what, attempt, attempts)
         raise AssertionError("unreachable")
+
+    def _before_retry(self, exc: Exception, what: str, attempt: int, attempts: int) -> None:
+        """Wait before the next attempt; after the last one, raise MongoUnavailableError."""
+        detail = self._scrub(f"{type(exc).__name__}: {exc}")
+        if attempt == attempts:
+            raise MongoUnavailableError(
+                f"MongoDB unavailable while {what}: could not reach "
+                f"{', '.join(self.hosts()) or '(no host)'} after {attempts} attempt(s) "
+                f"({self.redacted_uri()}). {self.unavailable_advice()} Last error: {detail[:500]}"
+            ) from None
+        wait = min(self.backoff_seconds * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
+        dg.get_dagster_logger().warning(
+            f"MongoDB {what}: attempt {attempt}/{attempts} failed ({detail[:200]}); "
+            f"retrying in {wait:.2f}s"
+        )
+        time.sleep(wait)
+
+    def unavailable_advice(self) -> str:
+        """What to do when the server cannot be reached (the embedded default says more)."""
+        return "Is the server running, and is MONGO_URI set to a reachable server?"
 
     def ping(self) -> float:
         """Round-trip time of a ``ping`` in seconds (with retries); MongoUnavailableError if none answers."""

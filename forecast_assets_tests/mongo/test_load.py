@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from pymongo import MongoClient, WriteConcern, monitoring
+from pymongo import ASCENDING, IndexModel, MongoClient, WriteConcern, monitoring
 
 from forecast_assets.mongo.documents import frame_to_documents, json_schema_validator
-from forecast_assets.mongo.load import ensure_collections
+from forecast_assets.mongo.load import LOCATION_INDEX, IndexConflictError, create_indexes, ensure_collections
 from forecast_assets.mongo.local_server import LocalMongoServer
 from forecast_assets.mongo.resources import MongoResource
 from forecast_assets.mongo.sync import same_document, sync_windows
@@ -97,6 +97,20 @@ def test_ensure_collections_is_idempotent_and_sets_validator_and_indexes(db) -> 
     assert not indexes["timestamp_station_id"].get("unique", False)
 
 
+def test_a_same_name_index_that_really_differs_raises_and_an_equal_one_is_accepted(db) -> None:
+    stations = db["stations_other"]
+    stations.create_index([("location", ASCENDING)], name="location_2dsphere")  # not 2dsphere
+
+    with pytest.raises(IndexConflictError, match=rf"'location_2dsphere' of {db.name}\.stations_other .*dropIndex"):
+        create_indexes(stations, [LOCATION_INDEX])
+    unique = IndexModel([("location", ASCENDING)], name="location_2dsphere", unique=True)
+    with pytest.raises(IndexConflictError, match="unique=False, but .* unique=True"):
+        create_indexes(stations, [unique])
+    same = IndexModel([("location", ASCENDING)], name="location_2dsphere")
+    assert create_indexes(stations, [same]) == ["location_2dsphere"]
+    assert create_indexes(db["stations"], [LOCATION_INDEX]) == ["location_2dsphere"]  # 2dsphere, again
+
+
 def test_sync_inserts_all_then_a_rerun_writes_nothing_and_a_change_replaces_one(measurements, make_frame) -> None:
     frame = make_frame(rows_per_station=50)
     n = len(frame)
@@ -104,7 +118,7 @@ def test_sync_inserts_all_then_a_rerun_writes_nothing_and_a_change_replaces_one(
     first = sync_windows(measurements, frame, windows(), batch_size=64)  # 300 rows: 5 insert batches
     assert counts_of(first) == (n, 0, 0, 0, 0)
     assert first["error_samples"] == []
-    assert set(first) == {*COUNTS, "error_samples", "seconds"}
+    assert set(first) == {*COUNTS, "error_samples", "refused", "seconds"}
     assert stored_equals(measurements, frame)
 
     again = sync_windows(measurements, frame, windows(), batch_size=64)

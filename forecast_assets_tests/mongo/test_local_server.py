@@ -77,3 +77,29 @@ def test_stop_finds_the_server_on_its_port_when_the_pid_file_is_gone(tmp_path: P
 
     assert local_server.stop_background(tmp_path) is True
     assert not ping(uri)
+
+
+@pytest.mark.integration
+def test_a_pid_file_naming_another_folders_server_or_a_dead_process_starts_anew(
+    tmp_path: Path, mongo_server: LocalMongoServer
+) -> None:
+    """After a crash the pid may be dead, or reused by another state folder's server: never ours."""
+    state = tmp_path / "mongo"
+    state.mkdir()
+    (state / local_server.PID_FILE).write_text(f"{mongo_server.pid}\n")  # serves another folder
+    assert running_pid(state) is None
+    try:
+        uri, started = local_server.start_background(state)
+        assert started and ping(uri)
+        assert running_pid(state) not in (None, mongo_server.pid)
+    finally:
+        local_server.stop_background(state)
+    assert mongo_server.is_running() and ping(mongo_server.uri)  # the other server was left alone
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (state / local_server.PID_FILE).write_text(dead.stdout)  # a process that has exited
+    try:
+        again, started = local_server.start_background(state)
+        assert started and again == uri and ping(again)  # same port, same data
+    finally:
+        local_server.stop_background(state)

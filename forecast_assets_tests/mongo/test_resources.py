@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import threading
 from pathlib import Path
 
 import dagster as dg
 import pytest
-from pymongo.errors import AutoReconnect, OperationFailure
+from pymongo import WriteConcern
+from pymongo.errors import AutoReconnect, NetworkTimeout, OperationFailure, ServerSelectionTimeoutError
 
 from forecast_assets.mongo.local_server import LocalMongoServer, free_port
 from forecast_assets.mongo.resources import MongoAuthenticationError, MongoResource, MongoUnavailableError, redact_uri, uri_hosts
@@ -110,17 +110,69 @@ def test_client_is_cached_and_ping_answers(mongo: MongoResource) -> None:
 def test_a_server_restart_between_attempts_is_ridden_out(tmp_path: Path) -> None:
     with LocalMongoServer(tmp_path / "data") as server:
         mongo = MongoResource(uri=server.uri, database="retry", server_selection_timeout_ms=500,
-                              max_attempts=8, backoff_seconds=0.2)
-        mongo.get_database()["c"].insert_one({"_id": 1})
-        server.kill()  # the server is down when the operation starts
-        restarter = threading.Timer(0.5, server.start)
-        restarter.start()
+                              max_attempts=3, backoff_seconds=0.01)
+        collection = mongo.get_database().get_collection("c", write_concern=WriteConcern(j=True))
+        collection.insert_one({"_id": 1})
+        attempts = []
+
+        def checks() -> int:
+            """Post-load checks whose server dies mid-way in the first attempt and is back for the next."""
+            attempts.append(1)
+            if len(attempts) == 2:
+                server.start()
+            first = collection.count_documents({})
+            if len(attempts) == 1:
+                server.kill()
+            return first + collection.count_documents({"_id": 1})
+
         try:
-            count = mongo.with_retries(lambda: mongo.get_database()["c"].count_documents({}), "counting")
+            assert mongo.with_retries(checks, "checking 2024-10-05") == 2
         finally:
-            restarter.join()
             mongo.close()
-        assert count in (0, 1)  # the server answered (the unjournaled insert may not have survived the kill)
+        assert len(attempts) == 2
+
+
+@pytest.mark.parametrize("error", [AutoReconnect("reset"), NetworkTimeout("timed out"),
+                                   ServerSelectionTimeoutError("no server"),
+                                   OperationFailure("shutting down", code=91),
+                                   OperationFailure("cursor id 7 not found", code=43)])
+def test_connection_errors_and_shutdown_answers_are_retried(error: Exception) -> None:
+    resource = MongoResource(uri="mongodb://127.0.0.1:1/", max_attempts=2, backoff_seconds=0.01)
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise error
+        return "ok"
+
+    assert resource.with_retries(flaky, "testing") == "ok"
+    assert len(calls) == 2
+
+
+@pytest.mark.integration
+def test_a_server_that_dies_during_the_checks_and_stays_down_is_named(tmp_path: Path) -> None:
+    with LocalMongoServer(tmp_path / "data") as server:
+        mongo = MongoResource(uri=server.uri, database="retry", server_selection_timeout_ms=300,
+                              max_attempts=3, backoff_seconds=0.01)
+        collection = mongo.get_database()["c"]
+        attempts = []
+
+        def checks() -> int:
+            attempts.append(1)
+            found = collection.count_documents({})
+            server.kill()  # a no-op once dead
+            return found + collection.count_documents({})
+
+        try:
+            with pytest.raises(MongoUnavailableError) as excinfo:
+                mongo.with_retries(checks, "checking 2024-10-05")
+        finally:
+            mongo.close()
+    assert len(attempts) == 3
+    message = str(excinfo.value)
+    assert f"checking 2024-10-05: could not reach 127.0.0.1:{server.port} after 3 attempt(s)" in message
+    assert "MONGO_URI" in message
 
 
 def test_resource_works_in_a_dagster_run_with_env_var(mongo: MongoResource, monkeypatch: pytest.MonkeyPatch) -> None:
