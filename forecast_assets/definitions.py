@@ -8,6 +8,7 @@ import dagster as dg
 
 from forecast_assets.jobs import weather_pipeline_job
 from forecast_assets.mongo.assets import weather_measurements
+from forecast_assets.operations.executor import forecast_executor
 from forecast_assets.operations.schedules import weekly_weather_pipeline
 from forecast_assets.operations.sensors import alert_sensors
 from forecast_assets.raw.assets import raw_assets
@@ -23,6 +24,7 @@ def build_defs(resource_overrides: Mapping[str, Any] | None = None, env: str | N
         schedules=[weekly_weather_pipeline],
         sensors=alert_sensors,
         resources={**resources_for(env), **(resource_overrides or {})},
+        executor=forecast_executor,  # frees pool slots of killed runs, bounds pool waits (operations/executor.py)
     )
 
 
