@@ -3,8 +3,8 @@
 ``make stress`` (``python -m bench.stress``) runs ``pytest -m stress`` ``--rounds`` times in a row
 while ``--load`` busy processes keep cores occupied, and writes one line per round plus a summary to
 ``--out`` (``bench/STRESS.md`` by default). A round that fails once is a defect to fix at its cause:
-the exit code is non-zero when any round failed. Tests opt in with ``@pytest.mark.stress`` (every
-test under ``forecast_assets_tests/faults/`` is marked by its conftest).
+the exit code is non-zero when any round failed. Tests opt in with ``@pytest.mark.stress`` (the
+concurrency, race and kill modules of ``forecast_assets_tests/faults/`` are marked by its conftest).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SUMMARY = re.compile(r"=+ (.*) in [\d.]+s")
+SUMMARY = re.compile(r"^=*\s*(\d+ (?:passed|failed|error).*?) in [\d.]+s", re.MULTILINE)
 
 
 def _burn(stop: multiprocessing.Event) -> None:
