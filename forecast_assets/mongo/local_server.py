@@ -355,13 +355,23 @@ def _stop(state: Path, pid: Optional[int], timeout: float) -> bool:
         pid = answered if answered is not None and _is_server_process(answered, state / DATA_DIR) else None
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _is_server_process(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _is_server_process(pid):
+        if not _wait_gone(pid, timeout):
             os.kill(pid, signal.SIGKILL)
+            # SIGKILL is delivered asynchronously: "stopped" must mean gone, or the next start races it
+            if not _wait_gone(pid, timeout):
+                raise LocalServerError(f"{COMMAND} (pid {pid}, state {state}) survived SIGKILL for {timeout}s")
     (state / PID_FILE).unlink(missing_ok=True)
     return pid is not None
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Wait until ``pid`` is no longer a running server process; whether it went within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while _is_server_process(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def stop_background(state_dir: str | os.PathLike[str], timeout: float = 10.0) -> bool:
