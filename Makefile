@@ -51,10 +51,15 @@ stress: install
 	$(BIN)/python -m bench.stress --rounds $(STRESS_ROUNDS) -- $(PYTEST_ARGS)
 
 # The UI and the daemon (schedule, alert sensors), on the local instance.
+# Partitions end just after the sample data (FORECAST_PARTITIONS_END_DATE) so its days are the ones
+# the UI offers; the embedded MongoDB server is stopped when the UI stops (Ctrl-C included).
+UI_PARTITIONS_END_DATE ?= 2024-11-01
 ui: install
 	mkdir -p "$(DAGSTER_HOME)"
 	cp deploy/local/dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
-	$(BIN)/dagster dev -w workspace.yaml
+	trap '$(BIN)/python -m forecast_assets.mongo.local_server stop --state-dir $(MONGO_STATE) >/dev/null' EXIT; \
+	trap 'exit 130' INT TERM; \
+	FORECAST_PARTITIONS_END_DATE=$(UI_PARTITIONS_END_DATE) $(BIN)/dagster dev -w workspace.yaml
 
 mongo-start: install
 	$(BIN)/python -m forecast_assets.mongo.local_server start --state-dir $(MONGO_STATE)

@@ -17,7 +17,7 @@ import pandas as pd
 from forecast_assets.mongo.assets import load_day
 from forecast_assets.mongo.documents import frame_to_documents
 from forecast_assets.mongo.load import MEASUREMENTS, ensure_collections
-from forecast_assets.mongo.sync import DEFAULT_BATCH_SIZE
+from forecast_assets.mongo.sync import DEFAULT_BATCH_SIZE, ShrinkPolicy
 from forecast_assets.weather.assets import build_day
 
 from bench import mongo
@@ -41,7 +41,7 @@ def run(landed: Landed, uri: str, n_days: int, database_prefix: str = "bench_loa
     try:
         ensure_collections(resource.get_database())
         started = time.perf_counter()
-        totals = [load_day(resource, frames[key], key, DEFAULT_BATCH_SIZE) for key in keys]
+        totals = [load_day(resource, frames[key], key, DEFAULT_BATCH_SIZE, ShrinkPolicy()) for key in keys]
         project_s = time.perf_counter() - started
         inserted = sum(t["inserted"] for t in totals)
 
@@ -58,7 +58,7 @@ def run(landed: Landed, uri: str, n_days: int, database_prefix: str = "bench_loa
         reference_count = collection.count_documents({})
         assert project_count == reference_count == docs, (project_count, reference_count, docs)
         rerun_started = time.perf_counter()
-        rerun = [load_day(resource, frames[key], key, DEFAULT_BATCH_SIZE) for key in keys]
+        rerun = [load_day(resource, frames[key], key, DEFAULT_BATCH_SIZE, ShrinkPolicy()) for key in keys]
         rerun_s = time.perf_counter() - rerun_started
     finally:
         resource.close()

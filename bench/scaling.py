@@ -33,7 +33,7 @@ def child(raw_root: str, out_root: str, n_days: int, uri: str, database: str) ->
     from forecast_assets.mongo.assets import load_day
     from forecast_assets.mongo.load import ensure_collections
     from forecast_assets.mongo.resources import MongoResource
-    from forecast_assets.mongo.sync import DEFAULT_BATCH_SIZE
+    from forecast_assets.mongo.sync import DEFAULT_BATCH_SIZE, ShrinkPolicy
     from forecast_assets.staging import LocalStagingZone
     from forecast_assets.weather.assets import build_day, write_day
 
@@ -53,7 +53,7 @@ def child(raw_root: str, out_root: str, n_days: int, uri: str, database: str) ->
         built = build_day(raw, key)
         write_day(out, key, built)
         t1 = time.perf_counter()
-        counts = load_day(mongo, built.frame, key, DEFAULT_BATCH_SIZE)
+        counts = load_day(mongo, built.frame, key, DEFAULT_BATCH_SIZE, ShrinkPolicy())
         t2 = time.perf_counter()
         transform_s += t1 - t0
         load_s += t2 - t1

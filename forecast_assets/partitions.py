@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 
 import dagster as dg
@@ -12,9 +13,16 @@ RAW_SOURCES: tuple[str, ...] = ("BE", "FR", "InfoClimat")
 #: First day of observations the platform knows about.
 START_DATE = "2024-10-01"
 
+#: Last day (exclusive) of the partitions, when set: ``make ui`` sets it just after the sample data,
+#: so the UI's partition pickers open on the sample days instead of the last 90 (empty) days.
+#: Unset (production, schedules): the partitions grow by one every day.
+END_DATE_VARIABLE = "FORECAST_PARTITIONS_END_DATE"
+
 #: One partition per day. The key is a calendar date label: the WU sheet of *local* day D and the
 #: InfoClimat observations of *UTC* day D both belong to partition D.
-daily_partitions = dg.DailyPartitionsDefinition(start_date=START_DATE, timezone="UTC")
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=START_DATE, end_date=os.getenv(END_DATE_VARIABLE) or None, timezone="UTC"
+)
 
 
 def partition_day(partition_key: str) -> date:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from forecast_assets.definitions import build_defs
@@ -39,3 +40,22 @@ def test_dagster_definitions_validate_cli(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "forecast_assets" in result.stdout + result.stderr
+
+
+def test_every_asset_has_owners_code_links_and_the_data_assets_a_column_schema():
+    graph = build_defs(env="local").resolve_asset_graph()
+    for node in graph.asset_nodes:
+        assert node.owners, node.key
+        assert "dagster/code_references" in node.metadata, node.key
+    for key in ("weather_data", "mongodb/weather_measurements"):
+        schema = graph.get(dg.AssetKey.from_user_string(key)).metadata["dagster/column_schema"].schema
+        columns = {c.name: c.description for c in schema.columns}
+        assert "°C" in columns["temperature_c"] and "hPa" in columns["pressure_hpa"], key
+
+
+def test_every_check_is_evaluated_per_day():
+    graph = build_defs(env="local").resolve_asset_graph()
+    for check_key in graph.asset_check_keys:
+        spec = graph.get_check_spec(check_key)
+        assert spec.partitions_def is not None, check_key
+        assert not spec.blocking, check_key  # per-day gating is done by the MongoDB load, see partition_checks

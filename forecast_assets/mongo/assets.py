@@ -1,14 +1,21 @@
 """The MongoDB collection the data scientists query, loaded from weather_data one day at a time."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 import pandas as pd
 from pydantic import Field
 
 from forecast_assets.mongo import checks
+from forecast_assets.mongo.documents import measurements_column_schema_metadata
 from forecast_assets.mongo.load import MEASUREMENTS, ensure_collections
 from forecast_assets.mongo.resources import MongoResource
 from forecast_assets.mongo.sync import DEFAULT_BATCH_SIZE, ShrinkPolicy, sync_windows
-from forecast_assets.partitions import daily_partitions
+from forecast_assets.ownership import owners_for
+from forecast_assets.partition_checks import failed_on_day
+from forecast_assets.partitions import RAW_SOURCES, daily_partitions
+from forecast_assets.raw.assets import raw_asset_key
+from forecast_assets.raw.checks import RAW_ACCOUNTING
 from forecast_assets.staging import StagingZone
 from forecast_assets.stations import STATIONS
 from forecast_assets.weather.assets import WEATHER_DATA, dataset_key, quality_key
@@ -60,98 +67,102 @@ def load_day(mongo: MongoResource, frame: pd.DataFrame, partition_key: str, batc
     )
 
 
-def refuse_blocked_days(staging: StagingZone, partition_keys: list[str]) -> None:
-    """Fail, before anything is written, if a day's weather_data failed a blocking check.
+#: The raw checks that keep a day out of MongoDB when they failed on it.
+RAW_DAY_GATES = [dg.AssetCheckKey(raw_asset_key(source), RAW_ACCOUNTING) for source in RAW_SOURCES]
 
-    weather_data stages its dataset before its checks run, so a run that selects only this asset
-    would otherwise load a day that was blocked in an earlier run.
+
+def blocked_checks(instance: dg.DagsterInstance, staging: StagingZone, partition_key: str) -> list[str]:
+    """Why a day must not be loaded: the blocking checks it failed upstream (empty: load it).
+
+    The raw stage's from the instance, weather_data's from the day's quality report: both are the
+    latest for the day, so a run that selects only this asset does not load a day that was blocked
+    in an earlier run.
     """
-    blocked = {}
-    for partition_key in partition_keys:
-        try:
-            report = staging.read_json(quality_key(partition_key))
-        except FileNotFoundError:
-            blocked[partition_key] = ["no quality report: materialize weather_data for this day"]
-            continue
-        failed = failed_blocking_checks(report["checks"])
-        if failed:
-            blocked[partition_key] = failed
-    if blocked:
-        listed = "; ".join(f"{day}: {', '.join(names)}" for day, names in blocked.items())
-        raise dg.Failure(
-            description=(f"weather_data did not pass its blocking checks for {len(blocked)} day(s), so "
-                         f"nothing was loaded into {MEASUREMENTS}: {listed}. Fix the source data and "
-                         "re-materialize weather_data for those days."),
-            metadata={"blocked_partitions": dg.MetadataValue.json(blocked)},
-        )
+    failed = failed_on_day(instance, RAW_DAY_GATES, partition_key)
+    try:
+        report = staging.read_json(quality_key(partition_key))
+    except FileNotFoundError:
+        return [*failed, "no quality report: materialize weather_data for this day"]
+    return [*failed, *(f"weather_data {name}" for name in failed_blocking_checks(report["checks"]))]
 
 
-@dg.asset(
-    key=WEATHER_MEASUREMENTS,
-    group_name="mongodb",
+def _load_metadata(partition_key: str, rows: int, counts: dict, kept: dict, database: str) -> dict:
+    seconds = counts["seconds"]
+    written = counts["inserted"] + counts["updated"]
+    return {
+        "dagster/row_count": rows,
+        **{k: counts[k] for k in ("inserted", "updated", "unchanged", "deleted", "write_errors")},
+        "write_error_samples": dg.MetadataValue.json(counts["error_samples"]),
+        "station_days_refused": dg.MetadataValue.json([f"{station}@{partition_key}" for station in kept]),
+        "load_seconds": round(seconds, 3),
+        "docs_per_s": round(rows / seconds, 1) if seconds else 0.0,
+        "written_docs_per_s": round(written / seconds, 1) if seconds and written else 0.0,
+        "database": database,
+    }
+
+
+@dg.multi_asset(
+    name=WEATHER_MEASUREMENTS.to_python_identifier(),
+    specs=[dg.AssetSpec(
+        WEATHER_MEASUREMENTS,
+        group_name="mongodb",
+        owners=owners_for("mongodb"),
+        metadata=measurements_column_schema_metadata(),
+        deps=[WEATHER_DATA],
+        kinds={"mongodb"},
+        description=(
+            f"`{MEASUREMENTS}`: one document per (station_id, timestamp), the weather_data contract as BSON "
+            "(UTC dates, doubles; measures a station did not report are omitted). Unique index on "
+            "(station_id, timestamp), index on (timestamp, station_id), a $jsonSchema validator derived "
+            "from the Pandera model, and a `stations` collection with 2dsphere locations. A day whose "
+            "weather_data failed a blocking check is not loaded (and not materialized): the others are."
+        ),
+    )],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[WEATHER_DATA],
     check_specs=checks.mongo_check_specs(WEATHER_MEASUREMENTS),
-    kinds={"mongodb"},
-    description=(
-        f"`{MEASUREMENTS}`: one document per (station_id, timestamp), the weather_data contract as BSON "
-        "(UTC dates, doubles; measures a station did not report are omitted). Unique index on "
-        "(station_id, timestamp), index on (timestamp, station_id), a $jsonSchema validator derived from "
-        "the Pandera model, and a `stations` collection with 2dsphere locations."
-    ),
+    can_subset=True,  # checks are logged per day (forecast_assets.partition_checks), not returned
 )
 def weather_measurements(
     context: dg.AssetExecutionContext, config: MongoLoadConfig, staging: StagingZone, mongo: MongoResource
-) -> dg.MaterializeResult:
-    """Load each day of the range; only what differs from the collection is written."""
-    refuse_blocked_days(staging, list(context.partition_keys))
+) -> Iterator[dg.AssetMaterialization]:
+    """Load each day of the range that passed its blocking checks; only what differs is written.
+
+    Each loaded day is materialized with its own figures and checks; a blocked day is not
+    materialized, and its ``weather_data_passed`` check fails naming why.
+    """
     database = mongo.get_database()
-    setup = mongo.with_retries(lambda: ensure_collections(database), "create collections and indexes")
+    mongo.with_retries(lambda: ensure_collections(database), "create collections and indexes")
     collection = database[MEASUREMENTS]
-    per_day, reconciliation, mismatches, error_samples, refused = [], [], [], [], []
+    where = f"{mongo.redacted_uri()} / {mongo.database}"
     for partition_key in context.partition_keys:
+        blocked = blocked_checks(context.instance, staging, partition_key)
+        if blocked:
+            checks.log_gate(context, WEATHER_MEASUREMENTS, partition_key, blocked)
+            context.log.error(f"{MEASUREMENTS} {partition_key}: not loaded, failed upstream: {', '.join(blocked)}")
+            continue
         frame = from_jsonl(staging.read_bytes(dataset_key(partition_key)))
         counts = load_day(mongo, frame, partition_key, config.batch_size, shrink_policy(config, partition_key))
-        error_samples += counts.pop("error_samples")
-        refusals = counts.pop("refused")
+        refusals = [{"partition": partition_key, **r} for r in counts.pop("refused")]
         kept = {r["station_id"]: r["stored"] for r in refusals}
-        refused += [{"partition": partition_key, **r} for r in refusals]
         for r in refusals:
             context.log.error(f"{MEASUREMENTS} {partition_key}: {r['station_id']} not loaded, its "
                               f"{r['stored']} stored document(s) kept: the delivery {r['reason']}")
-        per_day.append({"partition": partition_key, "rows": len(frame), **counts, "refused": len(kept)})
         if counts["write_errors"]:
             context.log.error(f"{MEASUREMENTS} {partition_key}: {counts['write_errors']} document(s) refused")
-        reconciliation += mongo.with_retries(
+        reconciliation = mongo.with_retries(
             lambda: checks.reconcile(collection, frame, partition_key, kept), f"reconcile {partition_key}")
-        mismatches += mongo.with_retries(
+        mismatches = mongo.with_retries(
             lambda: checks.round_trip(collection, frame[~frame["station_id"].isin(kept)], partition_key),
             f"read back {partition_key}")
+        latency = mongo.with_retries(
+            lambda: checks.read_latency(collection, [partition_key], config.latency_samples),
+            f"measure read latency {partition_key}")
+        yield dg.AssetMaterialization(  # yielded, not logged: stored now, so the checks below target it
+            asset_key=WEATHER_MEASUREMENTS, partition=partition_key,
+            metadata=_load_metadata(partition_key, len(frame), counts, kept, where))
+        checks.log_gate(context, WEATHER_MEASUREMENTS, partition_key, blocked)
+        checks.log_day_results(context, WEATHER_MEASUREMENTS, partition_key, reconciliation, mismatches,
+                               latency, config.latency_p95_warn_ms, refusals)
         context.log.info(f"{MEASUREMENTS} {partition_key}: {counts}")
-    latency = mongo.with_retries(
-        lambda: checks.read_latency(collection, list(context.partition_keys), config.latency_samples),
-        "measure read latency")
-    table = pd.DataFrame(per_day)
-    seconds = float(table["seconds"].sum())
-    written = int(table[["inserted", "updated"]].sum().sum())
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": int(table["rows"].sum()),
-            "inserted": int(table["inserted"].sum()),
-            "updated": int(table["updated"].sum()),
-            "unchanged": int(table["unchanged"].sum()),
-            "deleted": int(table["deleted"].sum()),
-            "write_errors": int(table["write_errors"].sum()),
-            "write_error_samples": dg.MetadataValue.json(error_samples[:10]),
-            "station_days_refused": dg.MetadataValue.json(
-                [f"{r['station_id']}@{r['partition']}" for r in refused]),
-            "load_seconds": round(seconds, 3),
-            "docs_per_s": round(int(table["rows"].sum()) / seconds, 1) if seconds else 0.0,
-            "written_docs_per_s": round(written / seconds, 1) if seconds and written else 0.0,
-            "database": f"{mongo.redacted_uri()} / {mongo.database}",
-            "indexes": dg.MetadataValue.json(setup.get("indexes")),
-            "per_partition": dg.MetadataValue.md(table.round(3).to_markdown(index=False)),
-        },
-        check_results=checks.results(reconciliation, mismatches, latency, config.latency_p95_warn_ms, refused),
-    )
+    # Loaded days are materialized by the events above, one per day; a blocked day is not.

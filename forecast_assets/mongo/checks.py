@@ -11,6 +11,7 @@ import pandas as pd
 from pymongo.collection import Collection
 
 from forecast_assets.mongo.documents import frame_to_documents
+from forecast_assets.partition_checks import day_check_spec, log_day_check
 from forecast_assets.mongo.sync import same_document
 from forecast_assets.stations import STATIONS
 from forecast_assets.weather.checks import station_window
@@ -18,25 +19,29 @@ from forecast_assets.weather.checks import station_window
 RECONCILIATION = "mongo_reconciliation"
 NO_SHRINK = "mongo_no_silent_shrink"
 ROUND_TRIP = "mongo_round_trip"
+WEATHER_DATA_PASSED = "weather_data_passed"
 READ_LATENCY = "mongo_read_latency"
 ROUND_TRIP_SAMPLE = 25
 
 
 def mongo_check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
-    """The collection's checks, declared on the loading asset."""
+    """The collection's checks, declared on the loading asset, each evaluated per day."""
     return [
-        dg.AssetCheckSpec(RECONCILIATION, asset=asset_key, blocking=True,
-                          description="Documents per station in the partition's window = rows of weather_data "
-                                      "(or the stored documents, where the load of that window was refused)."),
-        dg.AssetCheckSpec(NO_SHRINK, asset=asset_key,
-                          description="No station-day lost documents to a worse delivery: a load that would "
-                                      "delete stored documents beyond `max_deleted_share` is refused for that "
-                                      "station-day (its documents stay) and fails this check; "
-                                      "`allow_deletions` applies an intended deletion."),
-        dg.AssetCheckSpec(ROUND_TRIP, asset=asset_key,
-                          description="A sample of documents read back equals the weather_data rows."),
-        dg.AssetCheckSpec(READ_LATENCY, asset=asset_key,
-                          description="p50/p95 of one station over one day sorted by time, and the index it uses."),
+        day_check_spec(WEATHER_DATA_PASSED, asset_key,
+                       "The day passed the blocking checks upstream (raw_accounting, weather_data's), so it "
+                       "was loaded; a failed day is not loaded (its stored documents stay) and names the "
+                       "checks it failed."),
+        day_check_spec(NO_SHRINK, asset_key,
+                       "No station-day lost documents to a worse delivery: a load that would delete stored "
+                       "documents beyond `max_deleted_share` is refused for that station-day (its documents "
+                       "stay) and fails this check; `allow_deletions` applies an intended deletion."),
+        day_check_spec(RECONCILIATION, asset_key,
+                       "Documents per station in the day's window = rows of weather_data (or the stored "
+                       "documents, where the load of that window was refused)."),
+        day_check_spec(ROUND_TRIP, asset_key,
+                       "A sample of the day's documents read back equals the weather_data rows."),
+        day_check_spec(READ_LATENCY, asset_key,
+                       "p50/p95 of one station over the day sorted by time, and the index it uses."),
     ]
 
 
@@ -104,47 +109,53 @@ def read_latency(collection: Collection, partition_keys: list[str], samples: int
             "samples": samples, "indexes_used": sorted(_index_names(plan.get("queryPlanner", plan)))}
 
 
-def no_shrink_result(refused: list[dict[str, Any]]) -> dg.AssetCheckResult:
-    """``mongo_no_silent_shrink``: fails naming every refused station-day, its counts and why."""
-    named = [f"{r['station_id']} {r['partition']}: {r['reason']}" for r in refused]
-    return dg.AssetCheckResult(
-        check_name=NO_SHRINK, passed=not refused, severity=dg.AssetCheckSeverity.ERROR,
-        description=("no station-day lost documents" if not refused else
-                     f"{len(refused)} station-day(s) refused, stored documents kept: " + "; ".join(named)
-                     + ". If the deletion is intended, rerun with allow_deletions "
-                     + ", ".join(f"{r['station_id']}@{r['partition']}" for r in refused) + "."),
-        metadata={"refused_station_days": dg.MetadataValue.json(refused),
-                  "documents_kept": int(sum(r["would_delete"] for r in refused))},
+def log_gate(context: dg.AssetExecutionContext, asset_key: dg.AssetKey, partition_key: str,
+             blocked: list[str]) -> None:
+    """Record whether the day was let through to the load (``weather_data_passed``)."""
+    log_day_check(
+        context, asset_key, WEATHER_DATA_PASSED, partition_key, not blocked, dg.AssetCheckSeverity.ERROR,
+        f"{partition_key}: loaded" if not blocked else
+        f"{partition_key}: not loaded, failed upstream: {', '.join(blocked)}; fix the source data and "
+        "re-materialize the day from its raw assets down to this one",
+        {"failed_checks": dg.MetadataValue.json(blocked)},
     )
 
 
-def results(reconciliation: list[dict], mismatches: list[dict], latency: dict[str, Any],
-            p95_warn_ms: float, refused: list[dict[str, Any]] | None = None) -> list[dg.AssetCheckResult]:
-    """The check results of a load run."""
+def log_day_results(context: dg.AssetExecutionContext, asset_key: dg.AssetKey, partition_key: str,
+                    reconciliation: list[dict], mismatches: list[dict], latency: dict[str, Any],
+                    p95_warn_ms: float, refused: list[dict[str, Any]]) -> None:
+    """Record one loaded day's evaluations of the collection's checks."""
     table = pd.DataFrame(reconciliation)
     off = table[table["expected"] != table["found"]]
+    named = "; ".join(f"{r['station_id']} {r['partition']}: {r['reason']}" for r in refused)
+    overrides = ", ".join(f"{r['station_id']}@{r['partition']}" for r in refused)
     uses_index = bool(latency["indexes_used"])
-    return [
-        no_shrink_result(refused or []),
-        dg.AssetCheckResult(
-            check_name=RECONCILIATION, passed=off.empty, severity=dg.AssetCheckSeverity.ERROR,
-            description="every station's window matches" if off.empty
-            else f"{len(off)} station-day(s) differ: " + ", ".join(f"{r.station_id} {r.partition}" for r in off.itertuples()),
-            metadata={"documents": int(table["found"].sum()), "rows": int(table["expected"].sum()),
-                      "per_station": dg.MetadataValue.md(table.to_markdown(index=False))},
-        ),
-        dg.AssetCheckResult(
-            check_name=ROUND_TRIP, passed=not mismatches, severity=dg.AssetCheckSeverity.ERROR,
-            description=f"{len(mismatches)} sampled document(s) differ from their row",
-            metadata={"mismatches": dg.MetadataValue.json(mismatches[:10])},
-        ),
-        dg.AssetCheckResult(
-            check_name=READ_LATENCY, passed=uses_index and latency["p95_ms"] <= p95_warn_ms,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=f"p95 {latency['p95_ms']:.1f} ms (threshold {p95_warn_ms} ms), "
-                        f"index: {', '.join(latency['indexes_used']) or 'NONE (collection scan)'}",
-            metadata={"p50_ms": round(latency["p50_ms"], 2), "p95_ms": round(latency["p95_ms"], 2),
-                      "samples": latency["samples"], "p95_threshold_ms": p95_warn_ms,
-                      "indexes_used": dg.MetadataValue.json(latency["indexes_used"])},
-        ),
-    ]
+    error, warn = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
+    log_day_check(
+        context, asset_key, NO_SHRINK, partition_key, not refused, error,
+        f"{partition_key}: no station-day lost documents" if not refused else
+        f"{partition_key}: {len(refused)} station-day(s) refused, stored documents kept: {named}. If the deletion is "
+        f"intended, rerun with allow_deletions {overrides}.",
+        {"refused_station_days": dg.MetadataValue.json(refused),
+         "documents_kept": int(sum(r["would_delete"] for r in refused))},
+    )
+    log_day_check(
+        context, asset_key, RECONCILIATION, partition_key, off.empty, error,
+        f"{partition_key}: every station's window matches" if off.empty else
+        f"{partition_key}: {len(off)} station window(s) differ: " + ", ".join(off["station_id"]),
+        {"documents": int(table["found"].sum()), "rows": int(table["expected"].sum()),
+         "per_station": dg.MetadataValue.md(table.to_markdown(index=False))},
+    )
+    log_day_check(
+        context, asset_key, ROUND_TRIP, partition_key, not mismatches, error,
+        f"{partition_key}: {len(mismatches)} sampled document(s) differ from their row",
+        {"mismatches": dg.MetadataValue.json(mismatches[:10])},
+    )
+    log_day_check(
+        context, asset_key, READ_LATENCY, partition_key, uses_index and latency["p95_ms"] <= p95_warn_ms, warn,
+        f"{partition_key}: p95 {latency['p95_ms']:.1f} ms (threshold {p95_warn_ms} ms), "
+        f"index: {', '.join(latency['indexes_used']) or 'NONE (collection scan)'}",
+        {"p50_ms": round(latency["p50_ms"], 2), "p95_ms": round(latency["p95_ms"], 2),
+         "samples": latency["samples"], "p95_threshold_ms": p95_warn_ms,
+         "indexes_used": dg.MetadataValue.json(latency["indexes_used"])},
+    )

@@ -27,12 +27,14 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pandera.dtypes as pa_dtypes
 
 from forecast_assets.stations import STATIONS
-from forecast_assets.weather.schema import COLUMNS, WeatherData
+from forecast_assets.weather.column_schema import COLUMN_SCHEMA_KEY, enum_text, range_text
+from forecast_assets.weather.schema import COLUMNS, CONTRACT_UNITS, KEY_COLUMNS, WeatherData
 
 _SCHEMA = WeatherData.to_schema()
 #: Columns that may be null in the frame: omitted from the document when null.
@@ -114,6 +116,9 @@ def frame_to_documents(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 # --- the validator -------------------------------------------------------------------------------
 
+#: Description of ``_id`` (the only field not in the model).
+ID_DESCRIPTION = "Server-generated ObjectId; the natural key (station_id, timestamp) has a unique index."
+
 
 def _bson_type(name: str, dtype: Any) -> str | list[str]:
     if pa_dtypes.is_bool(dtype):
@@ -168,18 +173,20 @@ def json_schema_validator() -> dict[str, Any]:
     """The collection validator, ``{"$jsonSchema": …}``, derived from the ``WeatherData`` model.
 
     Per column: ``bsonType`` from the dtype, ``minimum``/``maximum``/``enum``/``pattern`` from the
-    Field checks; non-nullable columns are ``required``. Nullable columns are optional and, when
+    Field checks, ``title``/``description`` (with the unit) from the Field; non-nullable columns are
+    ``required``. Nullable columns are optional and, when
     present, must be non-null (absent measures are omitted, see the module docstring). The model's
     ``strict`` becomes ``additionalProperties: false`` (plus ``_id``). The frame-level ``unique``
     key is not expressible in $jsonSchema: the unique index enforces it.
     """
-    properties: dict[str, Any] = {"_id": {"bsonType": "objectId"}}
+    properties: dict[str, Any] = {"_id": {"bsonType": "objectId", "description": ID_DESCRIPTION}}
     for name, column in _SCHEMA.columns.items():
         prop: dict[str, Any] = {"bsonType": _bson_type(name, column.dtype)}
         for check in column.checks:
             prop.update(_check_keywords(name, check))
-        if column.description:
-            prop["description"] = column.description
+        # annotations only (the server does not validate them): the model's words, units included
+        annotations = {"title": column.title, "description": column.description}
+        prop.update({key: value for key, value in annotations.items() if value})
         properties[name] = prop
     schema: dict[str, Any] = {
         "bsonType": "object",
@@ -190,6 +197,61 @@ def json_schema_validator() -> dict[str, Any]:
     if _SCHEMA.strict is True:
         schema["additionalProperties"] = False
     return {"$jsonSchema": schema}
+
+
+# --- the column schema shown in the Dagster UI ---------------------------------------------------
+
+
+def _bson_type_name(bson_type: str | list[str]) -> str:
+    return bson_type if isinstance(bson_type, str) else " | ".join(bson_type)
+
+
+def _constraints_text(name: str, prop: dict[str, Any], required: bool) -> list[str]:
+    texts = []
+    bounds = {side: prop[keyword] for side, keyword in (("min", "minimum"), ("max", "maximum")) if keyword in prop}
+    if bounds:
+        bounds["min_inclusive"] = not prop.get("exclusiveMinimum", False)
+        bounds["max_inclusive"] = not prop.get("exclusiveMaximum", False)
+        texts.append(range_text(bounds, CONTRACT_UNITS.get(name, "")))
+    if "enum" in prop:
+        texts.append(enum_text(prop["enum"]))
+    if "pattern" in prop:
+        texts.append(f"matches {prop['pattern']}")
+    if name in KEY_COLUMNS:
+        texts.append(f"unique index: ({', '.join(KEY_COLUMNS)})")
+    if not required:
+        texts.append("omitted when not measured")
+    return texts
+
+
+def measurements_column_schema() -> dg.TableSchema:
+    """The measurement documents' fields with their BSON types, read from :func:`json_schema_validator`.
+
+    Same names, descriptions and ranges as ``weather_data``'s column schema; types are BSON
+    (``date``, ``double``, ``string``, ``int | long``); an optional field is one a document omits
+    when the station did not measure it (never stored as null).
+    """
+    schema = json_schema_validator()["$jsonSchema"]
+    required = {"_id", *schema["required"]}
+    columns = [
+        dg.TableColumn(
+            name=name,
+            type=_bson_type_name(prop["bsonType"]),
+            description=prop.get("description"),
+            constraints=dg.TableColumnConstraints(
+                nullable=name not in required,
+                unique=name == "_id",
+                other=_constraints_text(name, prop, name in required),
+            ),
+        )
+        for name, prop in schema["properties"].items()
+    ]
+    return dg.TableSchema(columns=columns)
+
+
+def measurements_column_schema_metadata() -> dict[str, dg.TableSchemaMetadataValue]:
+    """``{"dagster/column_schema": …}`` for the ``mongodb/weather_measurements`` asset's ``metadata=``."""
+    return {COLUMN_SCHEMA_KEY: dg.MetadataValue.table_schema(measurements_column_schema())}
 
 
 # --- stations ------------------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 """Raw station assets: one daily-partitioned asset per source, built by one factory."""
 
+from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import dagster as dg
 import pandas as pd
 
+from forecast_assets.ownership import owners_for
 from forecast_assets.partitions import RAW_SOURCES, daily_partitions, ddmmyy, partition_day
-from forecast_assets.raw.checks import account_partition, accounting_result, raw_check_specs
+from forecast_assets.raw.checks import account_partition, log_accounting, raw_check_specs
 from forecast_assets.raw.infoclimat import InfoClimatError
 from forecast_assets.raw.records import INGESTED_AT, RawBatch, SourceUnavailableError
 from forecast_assets.staging import Landing, StagingZone, replace_landing
@@ -57,31 +59,48 @@ def _preview(batch: RawBatch, rows: int = 5) -> str:
     return pd.DataFrame(batch.rows[:rows]).to_markdown(index=False)
 
 
+def _day_metadata(reader: object, summary: dict, batch: RawBatch) -> dict:
+    """What one day of a raw asset shows in the UI: that day's figures, file and preview."""
+    return {
+        "dagster/row_count": summary["rows"],
+        "rows_rejected": summary["rejected"],
+        "stations_without_rows": summary["without_rows"],
+        "source": reader.describe(),
+        "path": dg.MetadataValue.path(summary["uri"]),
+        "preview": dg.MetadataValue.md(_preview(batch)),
+    }
+
+
 def build_raw_asset(source: str) -> dg.AssetsDefinition:
     """The raw asset of one source: each partition is that source's day, landed unchanged."""
     resource_key = SOURCE_RESOURCE_KEYS[source]
     asset_key = raw_asset_key(source)
 
-    @dg.asset(
-        key=asset_key,
-        group_name="raw",
+    @dg.multi_asset(
+        name=asset_key.to_python_identifier(),
+        specs=[dg.AssetSpec(
+            asset_key,
+            group_name="raw",
+            owners=owners_for("raw"),
+            kinds={"python", "json"},
+            description=(
+                f"{source} observations of one day, landed unchanged (original field names and text) "
+                f"as JSONL at `raw/{source}/<DDMMYY>/{LANDED_FILE_NAMES[source]}.jsonl`, with ingestion "
+                "lineage; unreadable records go to `raw/_rejects/` with their reason."
+            ),
+        )],
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         required_resource_keys={resource_key, "staging"},
         pool=INFOCLIMAT_POOL if source == "InfoClimat" else None,
         check_specs=raw_check_specs(asset_key),
-        kinds={"python", "json"},
-        description=(
-            f"{source} observations of one day, landed unchanged (original field names and text) "
-            f"as JSONL at `raw/{source}/<DDMMYY>/{LANDED_FILE_NAMES[source]}.jsonl`, with ingestion "
-            "lineage; unreadable records go to `raw/_rejects/` with their reason."
-        ),
+        can_subset=True,  # checks are logged per day (forecast_assets.partition_checks), not returned
     )
-    def _raw(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def _raw(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
         reader = getattr(context.resources, resource_key)
         staging: StagingZone = context.resources.staging
         ingested_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        summaries, accounting, last_batch = [], [], None
+        accounts = []
         for partition_key in context.partition_keys:  # one day in memory at a time
             try:
                 batch = reader.fetch_day(partition_day(partition_key), ingested_at)
@@ -90,12 +109,13 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
                     description=f"raw/{source} partition {partition_key}: {error}",
                     metadata={"source": reader.describe(), "partition": partition_key},
                 ) from error
-            summaries.append(land_batch(staging, source, partition_key, batch))
-            accounting.append(account_partition(
+            summary = land_batch(staging, source, partition_key, batch)
+            context.add_asset_metadata(_day_metadata(reader, summary, batch), asset_key=asset_key,
+                                       partition_key=partition_key)
+            accounts.append(account_partition(
                 staging, partition_key, batch.read_count,
                 landed_key(source, partition_key), rejects_key(source, partition_key),
             ))
-            last_batch = batch
             context.log.info(
                 f"{source} {partition_key}: {len(batch.rows)} rows landed, {len(batch.rejects)} rejected"
             )
@@ -105,21 +125,10 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
                 context.log.warning(
                     f"{source} {partition_key}: no rows for {batch.notes['stations_without_rows']}"
                 )
-        table = pd.DataFrame(summaries)
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": int(table["rows"].sum()),
-                "rows_rejected": int(table["rejected"].sum()),
-                "zero_row_partitions": dg.MetadataValue.json(
-                    table.loc[table["rows"] == 0, "partition"].tolist()
-                ),
-                "source": reader.describe(),
-                "path": dg.MetadataValue.path(summaries[-1]["uri"]),
-                "partitions": dg.MetadataValue.md(table.to_markdown(index=False)),
-                "preview": dg.MetadataValue.md(_preview(last_batch)),
-            },
-            check_results=[accounting_result(asset_key, accounting)],
-        )
+        # a generator: Dagster takes a returned value for a tuple of every output, checks included
+        yield dg.MaterializeResult(asset_key=asset_key)
+        for account in accounts:  # after the days' materializations, which they target
+            log_accounting(context, asset_key, account)
 
     return _raw
 

@@ -1,9 +1,8 @@
 """raw_accounting: every record read from a source is stored once, landed or rejected.
 
 The raw asset evaluates the check itself, one partition (day) at a time (``account_partition``,
-counting what the staging zone actually holds), then folds the days into one ``AssetCheckResult``
-for the run (``accounting_result``): Dagster records check results per run, and a single-run
-backfill covers several days.
+counting what the staging zone actually holds), and records each day's evaluation as that day's
+(``log_accounting``, see :mod:`forecast_assets.partition_checks`).
 """
 
 from __future__ import annotations
@@ -13,8 +12,7 @@ from collections import Counter
 from typing import Any
 
 import dagster as dg
-from tabulate import tabulate
-
+from forecast_assets.partition_checks import day_check_spec, log_day_check
 from forecast_assets.raw.records import SOURCE_POSITION, SOURCE_URI
 from forecast_assets.staging import StagingZone
 
@@ -24,10 +22,11 @@ RAW_ACCOUNTING = "raw_accounting"
 def raw_check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     """The check specs to declare on a raw asset (``check_specs=``)."""
     return [
-        dg.AssetCheckSpec(
-            RAW_ACCOUNTING, asset=asset_key, blocking=True,
-            description="Per partition: records read from the source = lines stored in the landed file "
-                        "+ lines stored in the rejects file, and no record stored twice.",
+        day_check_spec(
+            RAW_ACCOUNTING, asset_key,
+            "Per day: records read from the source = lines stored in the landed file "
+            "+ lines stored in the rejects file, and no record stored twice.",
+            blocks_day=True,
         )
     ]
 
@@ -83,26 +82,14 @@ def account_partition(
     }
 
 
-def accounting_result(asset_key: dg.AssetKey, rows: list[dict[str, Any]]) -> dg.AssetCheckResult:
-    """One ``raw_accounting`` result for the run: passed iff every partition's row passed."""
-    failed = [r["partition"] for r in rows if not r["passed"]]
-    totals = {k: sum(r[k] for r in rows) for k in ("read", "landed", "rejected")}
-    return dg.AssetCheckResult(
-        asset_key=asset_key,
-        check_name=RAW_ACCOUNTING,
-        passed=not failed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            **{key: dg.MetadataValue.int(value) for key, value in totals.items()},
-            "partitions_checked": dg.MetadataValue.int(len(rows)),
-            "failed_partitions": dg.MetadataValue.json(failed),
-            "per_partition": dg.MetadataValue.md(
-                tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True)
-            ),
-        },
-        description=(
-            f"failed on {len(failed)} of {len(rows)} partition(s): {', '.join(failed)}" if failed
-            else f"{totals['read']} record(s) read = {totals['landed']} landed + {totals['rejected']} "
-                 f"rejected over {len(rows)} partition(s)"
-        ),
+def log_accounting(context: dg.AssetExecutionContext, asset_key: dg.AssetKey, row: dict[str, Any]) -> None:
+    """Record one day's ``raw_accounting`` evaluation (a row of :func:`account_partition`)."""
+    log_day_check(
+        context, asset_key, RAW_ACCOUNTING, row["partition"], row["passed"], dg.AssetCheckSeverity.ERROR,
+        description=(f"{row['partition']}: {row['read']} record(s) read = {row['landed']} landed + "
+                     f"{row['rejected']} rejected" if row["passed"] else
+                     f"{row['partition']}: {row['read']} record(s) read, {row['landed']} landed + "
+                     f"{row['rejected']} rejected stored; {row['problems'] or 'unbalanced'}"),
+        metadata={key: dg.MetadataValue.int(row[key]) for key in ("read", "landed", "rejected")}
+        | {"problems": dg.MetadataValue.text(row["problems"] or "none")},
     )

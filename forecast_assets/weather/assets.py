@@ -1,22 +1,25 @@
 """The weather_data asset: each day's raw partitions unified into the contract, checked and reported."""
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
 
+from forecast_assets.ownership import owners_for
 from forecast_assets.partitions import RAW_SOURCES, daily_partitions, ddmmyy, partition_day
 from forecast_assets.raw.assets import landed_key, raw_asset_key, rejects_key as raw_rejects_key
 from forecast_assets.staging import StagingZone
 from forecast_assets.stations import STATIONS, stations_of
+from forecast_assets.weather.column_schema import column_schema_metadata
 from forecast_assets.weather.dataset import to_jsonl
 from forecast_assets.weather.checks import (
     UNKNOWN_STATION,
     Accounting,
     CheckOutcome,
     check_partition,
-    combine,
+    log_outcomes,
     weather_check_specs,
 )
 from forecast_assets.weather.quality import build_quality_report, report_markdown, temperature_plot_markdown
@@ -134,52 +137,62 @@ def write_day(staging: StagingZone, partition_key: str, day: Day) -> str:
     return uri
 
 
-@dg.asset(
-    key=WEATHER_DATA,
-    group_name="weather",
+def day_metadata(staging: StagingZone, partition_key: str, day: Day, uri: str) -> dict:
+    """What one day of weather_data shows in the UI: that day's counts, files, report and chart."""
+    accounting = day.accounting
+    per_station = [
+        {"station_id": station, "raw": accounting.raw_rows.get(station, 0),
+         "output": accounting.output_rows.get(station, 0), "rejected": accounting.rejected.get(station, 0),
+         "raw_rejected": accounting.raw_rejected.get(station, 0),
+         "duplicates": accounting.duplicates_dropped.get(station, 0)}
+        for station in sorted(set(accounting.raw_rows) | set(accounting.raw_rejected) | set(STATIONS))
+    ]
+    return {
+        "dagster/row_count": len(day.frame),
+        "rows_rejected": len(day.rejects),
+        "duplicates_dropped": len(day.duplicates),
+        "path": dg.MetadataValue.path(uri),
+        "quality_report": dg.MetadataValue.path(staging.uri(quality_key(partition_key))),
+        "rows_per_station": dg.MetadataValue.md(pd.DataFrame(per_station).to_markdown(index=False)),
+        "preview": dg.MetadataValue.md(day.frame.head(5).to_markdown(index=False)),
+        "quality": dg.MetadataValue.md(report_markdown(day.report)),
+        "temperature": dg.MetadataValue.md(temperature_plot_markdown(day.frame)),
+    }
+
+
+@dg.multi_asset(
+    name="weather_data",
+    specs=[dg.AssetSpec(
+        WEATHER_DATA,
+        group_name="weather",
+        owners=owners_for("weather"),
+        metadata=column_schema_metadata(),
+        deps=[dg.AssetDep(raw_asset_key(s), partition_mapping=RAW_PARTITION_MAPPING) for s in RAW_SOURCES],
+        kinds={"pandas", "pandera"},
+        description=(
+            "One row per (station_id, timestamp) for every station, in metric units with UTC timestamps, "
+            "de-duplicated; partition D holds the WU sheets of local day D and InfoClimat's UTC day D. "
+            "Written to `Transform/<DDMMYY>/weather_data.jsonl` with its `weather_data.quality.json`."
+        ),
+    )],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[dg.AssetDep(raw_asset_key(s), partition_mapping=RAW_PARTITION_MAPPING) for s in RAW_SOURCES],
     check_specs=weather_check_specs(WEATHER_DATA),
-    kinds={"pandas", "pandera"},
-    description=(
-        "One row per (station_id, timestamp) for every station, in metric units with UTC timestamps, "
-        "de-duplicated; partition D holds the WU sheets of local day D and InfoClimat's UTC day D. "
-        "Written to `Transform/<DDMMYY>/weather_data.jsonl` with its `weather_data.quality.json`."
-    ),
+    can_subset=True,  # checks are logged per day (forecast_assets.partition_checks), not returned
 )
-def weather_data(context: dg.AssetExecutionContext, staging: StagingZone) -> dg.MaterializeResult:
+def weather_data(context: dg.AssetExecutionContext, staging: StagingZone) -> Iterator[dg.MaterializeResult]:
     """The data scientists' dataset, one day at a time (bounded memory across a backfill range)."""
-    outcomes_by_partition, per_station, uri, last = {}, [], "", None
+    outcomes = {}
     for partition_key in context.partition_keys:
         day = build_day(staging, partition_key)
         uri = write_day(staging, partition_key, day)
-        outcomes_by_partition[partition_key] = day.outcomes
-        per_station.extend(
-            {"partition": partition_key, "station_id": station, "raw": day.accounting.raw_rows.get(station, 0),
-             "output": day.accounting.output_rows.get(station, 0),
-             "rejected": day.accounting.rejected.get(station, 0),
-             "duplicates": day.accounting.duplicates_dropped.get(station, 0)}
-            for station in sorted(set(day.accounting.raw_rows) | set(STATIONS))
-        )
+        context.add_asset_metadata(day_metadata(staging, partition_key, day, uri), asset_key=WEATHER_DATA,
+                                   partition_key=partition_key)
+        outcomes[partition_key] = day.outcomes
         context.log.info(
             f"weather_data {partition_key}: {len(day.frame)} rows, {len(day.rejects)} rejected, "
             f"{len(day.duplicates)} duplicates dropped"
         )
-        last = (partition_key, day)
-    table = pd.DataFrame(per_station)
-    partition_key, day = last
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": int(table["output"].sum()),
-            "rows_rejected": int(table["rejected"].sum()),
-            "duplicates_dropped": int(table["duplicates"].sum()),
-            "path": dg.MetadataValue.path(uri),
-            "quality_report": dg.MetadataValue.path(staging.uri(quality_key(partition_key))),
-            "rows_per_station": dg.MetadataValue.md(table.to_markdown(index=False)),
-            "preview": dg.MetadataValue.md(day.frame.head(5).to_markdown(index=False)),
-            "quality": dg.MetadataValue.md(report_markdown(day.report)),
-            "temperature": dg.MetadataValue.md(temperature_plot_markdown(day.frame)),
-        },
-        check_results=combine(outcomes_by_partition),
-    )
+    yield dg.MaterializeResult(asset_key=WEATHER_DATA)
+    for partition_key, day_outcomes in outcomes.items():  # after the days' materializations, which they target
+        log_outcomes(context, WEATHER_DATA, partition_key, day_outcomes)

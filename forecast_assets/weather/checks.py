@@ -1,8 +1,8 @@
 """weather_data asset checks: the Pandera contract, key uniqueness, completeness and row accounting.
 
 The weather_data asset evaluates these checks itself, one partition (day) at a time
-(``check_partition``), then folds them into one ``AssetCheckResult`` per check for the run
-(``combine``): Dagster records check results per run, and a single-run backfill covers several days.
+(``check_partition``), and records each day's outcomes as that day's evaluations (``log_outcomes``,
+see :mod:`forecast_assets.partition_checks`); the day's quality report holds the same outcomes.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pandas as pd
 import pandera.pandas as pa
 from tabulate import tabulate
 
+from forecast_assets.partition_checks import day_check_spec, log_day_check
 from forecast_assets.partitions import partition_day
 from forecast_assets.stations import STATIONS, WEATHER_UNDERGROUND, Station
 from forecast_assets.weather.schema import KEY_COLUMNS, WeatherData
@@ -133,11 +134,9 @@ def weather_check_specs(asset_key: dg.AssetKey | str | list[str]) -> list[dg.Ass
                                "default_max_null_rate": DEFAULT_MAX_NULL_RATE,
                                "max_null_rate": dg.MetadataValue.json(MAX_NULL_RATE),
                                "sparse_columns": dg.MetadataValue.json(sorted(SPARSE_COLUMNS))}}
-    return [
-        dg.AssetCheckSpec(c.name, asset=asset_key, blocking=c.blocking, description=c.description,
-                          metadata=metadata.get(c.name))
-        for c in CHECKS
-    ]
+    return [day_check_spec(c.name, dg.AssetKey.from_coercible(asset_key), c.description, blocks_day=c.blocking,
+                           metadata=metadata.get(c.name))
+            for c in CHECKS]
 
 
 # --- the station's day -------------------------------------------------------------------------
@@ -376,65 +375,29 @@ def _station_day_rejects(accounting: Accounting) -> CheckOutcome:
                     stations_mostly_rejected=[f.split(" ")[0] for f in failing])
 
 
-# --- one result per check for the run ----------------------------------------------------------
+# --- one evaluation per check and day -----------------------------------------------------------
 
 
 def _markdown_table(rows: list[dict]) -> str:
     return tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True) if rows else "_nothing to show_"
 
 
-def combine(
-    outcomes_by_partition: Mapping[str, Iterable[CheckOutcome]],
-    asset_key: dg.AssetKey | None = None,
-) -> list[dg.AssetCheckResult]:
-    """One ``AssetCheckResult`` per check for the run: passed iff it passed on every partition.
+def outcome_metadata(outcome: CheckOutcome) -> dict[str, Any]:
+    """A day's outcome as check metadata: its counts, its table and its other details."""
+    metadata: dict[str, Any] = {key: dg.MetadataValue.int(int(value))
+                                for key, value in outcome.details.get("counts", {}).items()}
+    if outcome.details.get("table"):
+        metadata["table"] = dg.MetadataValue.md(_markdown_table(outcome.details["table"]))
+    details = {k: v for k, v in outcome.details.items() if k not in ("table", "counts")}
+    if details:
+        metadata["details"] = dg.MetadataValue.json(json.loads(json.dumps(details, default=str)))
+    return metadata
 
-    ``asset_key`` may be omitted when the results are returned by the (single) asset that declares
-    the check specs.
-    """
-    partitions = sorted(outcomes_by_partition)
-    by_check: dict[str, dict[str, CheckOutcome]] = {c.name: {} for c in CHECKS}
-    for partition in partitions:
-        for outcome in outcomes_by_partition[partition]:
-            by_check.setdefault(outcome.name, {})[partition] = outcome
 
-    results = []
-    for name, outcomes in by_check.items():
-        failed = [p for p, o in outcomes.items() if not o.passed]
-        totals: dict[str, int] = {}
-        for o in outcomes.values():
-            for key, value in o.details.get("counts", {}).items():
-                totals[key] = totals.get(key, 0) + int(value)
-        overview = _markdown_table([{"partition": p, "passed": o.passed, "summary": o.summary}
-                                    for p, o in outcomes.items()])
-        tables = "\n\n".join(f"#### {p}\n\n{_markdown_table(o.details.get('table', []))}"
-                             for p, o in outcomes.items() if o.details.get("table"))
-        details = {p: {k: v for k, v in outcomes[p].details.items() if k != "table"}
-                   for p in failed[:MAX_DETAILED_PARTITIONS]}
-        metadata: dict[str, Any] = {
-            "partitions_checked": dg.MetadataValue.int(len(outcomes)),
-            "failed_partition_count": dg.MetadataValue.int(len(failed)),
-            "failed_partitions": dg.MetadataValue.json(failed),
-            **{key: dg.MetadataValue.int(value) for key, value in totals.items()},
-            "summary": dg.MetadataValue.md(overview),
-        }
-        if tables:
-            metadata["per_partition"] = dg.MetadataValue.md(tables)
-        if details:
-            metadata["failure_details"] = dg.MetadataValue.json(details)
-        if len(failed) > MAX_DETAILED_PARTITIONS:
-            metadata["failure_details_truncated"] = dg.MetadataValue.text(
-                f"details kept for the first {MAX_DETAILED_PARTITIONS} of {len(failed)} failed partitions")
-        description = (f"failed on {len(failed)} of {len(outcomes)} partition(s): "
-                       + "; ".join(f"{p} ({outcomes[p].summary})" for p in failed) if failed
-                       else f"passed on {len(outcomes)} partition(s)")
-        results.append(dg.AssetCheckResult(
-            check_name=name,
-            asset_key=asset_key,
-            passed=not failed,
-            severity=dg.AssetCheckSeverity(_BY_NAME[name].severity) if name in _BY_NAME
-            else dg.AssetCheckSeverity.ERROR,
-            metadata=metadata,
-            description=description,
-        ))
-    return results
+def log_outcomes(context: dg.AssetExecutionContext, asset_key: dg.AssetKey, partition_key: str,
+                 outcomes: Iterable[CheckOutcome]) -> None:
+    """Record one day's outcomes as that day's check evaluations."""
+    for outcome in outcomes:
+        log_day_check(context, asset_key, outcome.name, partition_key, outcome.passed,
+                      dg.AssetCheckSeverity(outcome.severity), f"{partition_key}: {outcome.summary}",
+                      outcome_metadata(outcome))

@@ -44,21 +44,29 @@ def run(httpserver: HTTPServer, staging: LocalStagingZone) -> dg.ExecuteInProces
     return job.execute_in_process(partition_key=DAY, raise_on_error=False)
 
 
-def checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
-    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+def checks(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
+    """The run's evaluations by (asset, check), each recorded once, as DAY's."""
+    evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+    assert len(evaluations) == len(result.get_asset_check_evaluations())
+    assert {e.partition for e in evaluations.values()} == {DAY}
+    return evaluations
+
+
+def completeness(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
+    return checks(result)["weather_data", "completeness"]
 
 
 def completeness_details(result: dg.ExecuteInProcessResult) -> dict:
-    """The completeness check's details for DAY ({} when it passed there)."""
-    metadata = checks(result)["completeness"].metadata
-    return metadata["failure_details"].value.get(DAY, {}) if "failure_details" in metadata else {}
+    """The completeness check's details for DAY (coverage per station, stations below it, ...)."""
+    return completeness(result).metadata["details"].value
 
 
 def assert_reconciled(result, staging: LocalStagingZone, served: int, rejected_at_raw: int = 0) -> dict:
     """Both accounting checks passed and the counts add up from the records served to the rows output."""
     assert result.success
     evaluations = checks(result)
-    assert evaluations["raw_accounting"].passed and evaluations["reconciliation"].passed
+    assert all(evaluations[f"raw/{source}", "raw_accounting"].passed for source in ("BE", "FR", "InfoClimat"))
+    assert evaluations["weather_data", "reconciliation"].passed
     landed = staging.read_jsonl(landed_key("InfoClimat", DAY))
     assert len(landed) + rejected_at_raw == served
     report = staging.read_json(quality_key(DAY))
@@ -84,7 +92,9 @@ def test_500_twice_then_ok_lands_the_whole_day(httpserver: HTTPServer, staging):
     rows = assert_reconciled(result, staging, served=3 * 144 + 24)
     assert {sid: rows[sid]["output_rows"] for sid in INFOCLIMAT_STATIONS} == {
         "00052": 144, "000R5": 144, "STATIC0010": 144, "07015": 24}
-    assert not set(INFOCLIMAT_STATIONS) & set(completeness_details(result).get("stations_below_coverage", []))
+    details = completeness_details(result)
+    assert not set(INFOCLIMAT_STATIONS) & set(details["stations_below_coverage"])
+    assert {sid: details["coverage"][sid] for sid in INFOCLIMAT_STATIONS} == {sid: 1.0 for sid in INFOCLIMAT_STATIONS}
 
 
 @pytest.mark.integration
@@ -95,10 +105,15 @@ def test_partial_day_lands_what_came_and_completeness_says_what_is_missing(https
     result = run(httpserver, staging)
     rows = assert_reconciled(result, staging, served=3 * 144 + 12)
     assert rows["07015"]["output_rows"] == 12
-    completeness = checks(result)["completeness"]
-    assert not completeness.passed and completeness.severity == dg.AssetCheckSeverity.WARN
+    evaluation = completeness(result)
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.description.startswith(f"{DAY}: coverage below 90%: ") and "07015 50.0%" in evaluation.description
     details = completeness_details(result)
-    assert "07015" in details["stations_below_coverage"] and details["coverage"]["07015"] == 0.5
+    assert details["stations_below_coverage"] == ["07015"] and details["coverage"]["07015"] == 0.5
+    full = INFOCLIMAT_STATIONS[:3]  # the ten-minute stations came whole
+    assert {sid: details["coverage"][sid] for sid in full} == {sid: 1.0 for sid in full}
+    # a WARN check: the day is still materialized, with the rows that came
+    assert {m.partition for m in result.asset_materializations_for_node("weather_data")} == {DAY}
 
 
 @pytest.mark.integration

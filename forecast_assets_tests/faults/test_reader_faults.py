@@ -44,13 +44,25 @@ def materialize(asset_source: str, resources: dict, first: str, last: str | None
     )
 
 
-def raw_metadata(result, node: str) -> dict:
-    return {k: v.value for k, v in result.asset_materializations_for_node(node)[0].metadata.items()}
+def raw_metadata(result, node: str) -> dict[str, dict]:
+    """Each day's own materialization metadata (plain values), by day: exactly one per day."""
+    materializations = result.asset_materializations_for_node(node)
+    by_day = {m.partition: {k: v.value for k, v in m.metadata.items()} for m in materializations}
+    assert len(by_day) == len(materializations)
+    return by_day
 
 
-def accounting(result) -> dg.AssetCheckEvaluation:
-    [evaluation] = result.get_asset_check_evaluations()
-    return evaluation
+def accounting(result) -> dict[str, dg.AssetCheckEvaluation]:
+    """The run's raw_accounting evaluations, by day: exactly one per day, none run-level."""
+    evaluations = result.get_asset_check_evaluations()
+    by_day = {e.partition: e for e in evaluations}
+    assert len(by_day) == len(evaluations) and None not in by_day
+    return by_day
+
+
+def counted(evaluation: dg.AssetCheckEvaluation) -> tuple[int, int, int]:
+    """(read, landed, rejected) of one day's raw_accounting evaluation."""
+    return tuple(evaluation.metadata[k].value for k in ("read", "landed", "rejected"))
 
 
 # --- 1. a corrupt sheet inside a valid .xlsx ---------------------------------------------------
@@ -163,8 +175,13 @@ def test_records_of_an_unknown_station_are_rejected_and_counted(tmp_path, httpse
 
     result = materialize("InfoClimat", {"staging": staging, "infoclimat": InfoClimatResponseFile(
         path=str(saved), stations=["07015"])}, "2024-10-05", "2024-10-06")
-    assert raw_metadata(result, "raw__InfoClimat")["rows_rejected"] == 4
-    assert accounting(result).passed
+    # each day counts its own records: 5 Oct's three unknown-station records, 6 Oct's one
+    metadata = raw_metadata(result, "raw__InfoClimat")
+    assert {day: (m["dagster/row_count"], m["rows_rejected"]) for day, m in metadata.items()} == {
+        "2024-10-05": (1, 3), "2024-10-06": (0, 1)}
+    evaluations = accounting(result)
+    assert all(e.passed for e in evaluations.values())
+    assert {day: counted(e) for day, e in evaluations.items()} == {"2024-10-05": (4, 1, 3), "2024-10-06": (1, 0, 1)}
 
 
 # --- 5. a second sheet for the same day ---------------------------------------------------------
@@ -194,7 +211,10 @@ def test_a_second_sheet_for_the_same_day_is_rejected_row_by_row(tmp_path, stagin
 
     resources = {"staging": staging, "wu_fr": WundergroundSource(station_id="ILAMAD25", location=str(path))}
     result = materialize("FR", resources, "2024-10-05")
-    assert raw_metadata(result, "raw__FR")["rows_rejected"] == 4 and accounting(result).passed
+    [(day, metadata)] = raw_metadata(result, "raw__FR").items()
+    assert day == "2024-10-05" and (metadata["dagster/row_count"], metadata["rows_rejected"]) == (3, 4)
+    [(day, evaluation)] = accounting(result).items()
+    assert day == "2024-10-05" and evaluation.passed and counted(evaluation) == (7, 3, 4)
     assert len(staging.read_jsonl(rejects_key("FR", "2024-10-05"))) == 4
 
 
@@ -241,7 +261,15 @@ def test_an_undated_record_is_rejected_once_not_once_per_day(tmp_path, staging):
     assert [r[SOURCE_POSITION] for r in batches[OCT_5].rejects] == [f"hourly[07015][{i}]" for i in range(3, 7)]
 
     result = materialize("InfoClimat", {"staging": staging, "infoclimat": source}, "2024-10-05", "2024-10-07")
-    assert raw_metadata(result, "raw__InfoClimat")["rows_rejected"] == 4 and accounting(result).passed
+    metadata = raw_metadata(result, "raw__InfoClimat")
+    assert {day: (m["dagster/row_count"], m["rows_rejected"]) for day, m in metadata.items()} == {
+        "2024-10-05": (2, 4), "2024-10-06": (2, 0), "2024-10-07": (2, 0)}  # rejected once, on the first day
+    evaluations = accounting(result)
+    assert all(e.passed for e in evaluations.values())
+    assert {day: counted(e) for day, e in evaluations.items()} == {
+        "2024-10-05": (6, 2, 4), "2024-10-06": (2, 2, 0), "2024-10-07": (2, 2, 0)}
+    assert len(staging.read_jsonl(rejects_key("InfoClimat", "2024-10-05"))) == 4
+    assert not any(staging.exists(rejects_key("InfoClimat", d)) for d in ("2024-10-06", "2024-10-07"))
 
 
 def test_through_the_api_each_answer_rejects_its_undated_records_once():

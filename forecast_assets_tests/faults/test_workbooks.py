@@ -131,10 +131,20 @@ def materialized(result, node: str) -> set[str]:
     return {m.partition for m in result.asset_materializations_for_node(node)}
 
 
-def weather_check(result, name: str):
-    [evaluation] = [e for e in result.get_asset_check_evaluations()
-                    if e.asset_key == weather_data.key and e.check_name == name]
-    return evaluation
+def weather_check(result, name: str) -> dict[str, dg.AssetCheckEvaluation]:
+    """A weather_data check's evaluations of the run, by day: exactly one per day, none run-level."""
+    evaluations = [e for e in result.get_asset_check_evaluations()
+                   if e.asset_key == weather_data.key and e.check_name == name]
+    by_day = {e.partition: e for e in evaluations}
+    assert len(by_day) == len(evaluations) and None not in by_day, [e.partition for e in evaluations]
+    return by_day
+
+
+def passed_on(result, name: str, days: list[str]) -> bool:
+    """The weather_data check was evaluated on exactly ``days`` and passed on each."""
+    evaluations = weather_check(result, name)
+    assert set(evaluations) == set(days), (name, sorted(evaluations))
+    return all(evaluations[day].passed for day in days)
 
 
 def failure_messages(result) -> list[str]:
@@ -155,11 +165,11 @@ def fr_frame(staging: LocalStagingZone, day: str) -> pd.DataFrame:
 def assert_accounted(result, staging: LocalStagingZone, days: list[str], workbook: Path) -> dict[str, dict]:
     """Every raw row of every materialized day is output, rejected or a dropped duplicate.
 
-    Checks the ``reconciliation`` result, the per-station numbers of each day's quality report
-    against the staged files, and the raw/FR metadata against the rows written in the sheets.
-    Returns ILAMAD25's accounting row of each day.
+    Checks each day's ``reconciliation`` evaluation, the per-station numbers of each day's quality
+    report against the staged files, and each day's raw/FR metadata against the rows written in
+    that day's sheet. Returns ILAMAD25's accounting row of each day.
     """
-    assert weather_check(result, "reconciliation").passed
+    assert passed_on(result, "reconciliation", days)
     assert set(days) <= materialized(result, "weather_data")
     fr_rows = {}
     for day in days:
@@ -175,13 +185,19 @@ def assert_accounted(result, staging: LocalStagingZone, days: list[str], workboo
         assert fr["rejected"] == sum(1 for r in rejected if r["station_id"] == FR)
         assert report["totals"]["duplicates_dropped"] == report["duplicates"]["count"]
         fr_rows[day] = fr
-    # raw/FR's metadata covers the run's range: landed + rejected = rows written in those sheets
+    # each partition of raw/FR carries its own day: landed + rejected = rows written in that day's sheet
     materializations = result.asset_materializations_for_node("raw__FR")
-    assert {m.partition for m in materializations} == set(days)
-    metadata = materializations[0].metadata  # one result for the run's range, recorded per partition
-    written = sum(sheet_rows(workbook, ddmmyy(partition_day(d))) for d in days)
-    assert metadata["dagster/row_count"].value + metadata["rows_rejected"].value == written
-    assert metadata["dagster/row_count"].value == sum(fr["raw_rows"] for fr in fr_rows.values())
+    by_day = {m.partition: m.metadata for m in materializations}
+    assert len(by_day) == len(materializations) and set(by_day) == set(days)
+    for day in days:
+        metadata = by_day[day]
+        raw_rejected = (len(staging.read_jsonl(raw_rejects_key("FR", day)))
+                        if staging.exists(raw_rejects_key("FR", day)) else 0)
+        assert metadata["dagster/row_count"].value == fr_rows[day]["raw_rows"], day
+        assert metadata["rows_rejected"].value == raw_rejected, day
+        assert metadata["dagster/row_count"].value + raw_rejected == sheet_rows(
+            workbook, ddmmyy(partition_day(day))), day
+        assert metadata["path"].value == staging.uri(landed_key("FR", day)), day
     return fr_rows
 
 
@@ -296,7 +312,7 @@ def test_values_are_converted_by_their_own_unit_suffix(tmp_path, staging, mongo)
         start = local(day, "00:00")
         window = {"$gte": start.to_pydatetime(), "$lt": (start + pd.Timedelta(days=1)).to_pydatetime()}
         assert collection.count_documents({"station_id": FR, "timestamp": window}) == fr[day]["output_rows"]
-    assert weather_check(result, "schema_conformance").passed
+    assert passed_on(result, "schema_conformance", [METRIC_DAY, MIXED_DAY])
 
 
 # --- 2. values out of physical range ------------------------------------------------------------
@@ -318,7 +334,7 @@ def test_out_of_range_values_reject_their_rows_with_reasons_and_the_rest_loads(
     result = materialize(workbook, staging, mongo, HOT_DAY)
 
     assert result.success
-    assert weather_check(result, "schema_conformance").passed  # nothing impossible reached the dataset
+    assert passed_on(result, "schema_conformance", [HOT_DAY])  # nothing impossible reached the dataset
     rejected = [r for r in staging.read_jsonl(rejects_key(HOT_DAY)) if r["station_id"] == FR]
     assert sorted(r["reason"] for r in rejected) == [
         "Humidity: '187 %' is 187 in humidity_pct, outside its physical range (0 to 100)",
@@ -348,8 +364,10 @@ def assert_fr_day_failed(result, staging: LocalStagingZone, mongo, day: str, mes
     assert not materialized(result, "raw__FR") and not materialized(result, "weather_data")
     assert not materialized(result, "mongodb__weather_measurements")
     assert mongo.get_database()[MEASUREMENTS].count_documents({}) == 0
-    be = result.asset_materializations_for_node("raw__BE")[0].metadata
-    assert be["dagster/row_count"].value + be["rows_rejected"].value == sheet_rows(BE_WORKBOOK, ddmmyy(partition_day(day)))
+    [be] = result.asset_materializations_for_node("raw__BE")
+    assert be.partition == day
+    assert (be.metadata["dagster/row_count"].value + be.metadata["rows_rejected"].value
+            == sheet_rows(BE_WORKBOOK, ddmmyy(partition_day(day))))
 
 
 # --- 3. a sheet named with another date format --------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -16,6 +17,8 @@ from forecast_assets.mongo.documents import (
     _check_keywords,
     frame_to_documents,
     json_schema_validator,
+    measurements_column_schema,
+    measurements_column_schema_metadata,
     station_documents,
 )
 from forecast_assets.mongo.load import ensure_collections
@@ -29,6 +32,12 @@ PYTHON_TYPES = {"station_id": str, "station_name": str, "source": str, "timestam
 
 def _expected_type(column: str) -> type:
     return PYTHON_TYPES.get(column, float)
+
+
+def _describe(column: str) -> dict[str, str]:
+    """The title and description keywords the validator carries for a model column."""
+    model_column = WeatherData.to_schema().columns[column]
+    return {"title": model_column.title, "description": model_column.description}
 
 
 def test_documents_hold_only_bson_native_values(frame: pd.DataFrame) -> None:
@@ -88,11 +97,20 @@ def test_validator_is_derived_from_the_model() -> None:
     schema = json_schema_validator()["$jsonSchema"]
     properties = schema["properties"]
 
-    assert properties["temperature_c"] == {"bsonType": "double", "minimum": -50, "maximum": 60}
-    assert properties["station_id"] == {"bsonType": "string", "enum": sorted(STATIONS)}
-    assert properties["timestamp"] == {"bsonType": "date"}
-    assert properties["weather_code"] == {"bsonType": ["int", "long"], "minimum": 0, "maximum": 99}
-    assert properties["precip_1h_mm"] == {"bsonType": "double", "minimum": 0}
+    described = {name: _describe(name) for name in COLUMNS}
+    assert properties["temperature_c"] == {
+        "bsonType": "double", "minimum": -50, "maximum": 60, **described["temperature_c"]
+    }
+    assert properties["station_id"] == {
+        "bsonType": "string", "enum": sorted(STATIONS), **described["station_id"]
+    }
+    assert properties["timestamp"] == {"bsonType": "date", **described["timestamp"]}
+    assert properties["weather_code"] == {"bsonType": ["int", "long"], "minimum": 0, "maximum": 99,
+                                          **described["weather_code"]}
+    assert properties["precip_1h_mm"] == {"bsonType": "double", "minimum": 0, **described["precip_1h_mm"]}
+    assert "°C" in properties["temperature_c"]["description"]
+    assert "hPa" in properties["pressure_hpa"]["description"]
+    assert properties["_id"]["bsonType"] == "objectId" and properties["_id"]["description"]
     assert schema["required"] == [n for n, c in WeatherData.to_schema().columns.items() if not c.nullable]
     assert schema["additionalProperties"] is False
     assert set(properties) == {"_id", *COLUMNS}
@@ -104,6 +122,52 @@ def test_validator_is_derived_from_the_model() -> None:
                 assert properties[name]["minimum"] == stats["min_value"]
             if "max_value" in stats:
                 assert properties[name]["maximum"] == stats["max_value"]
+
+
+def test_server_accepts_and_keeps_the_validator_descriptions(mongo: MongoResource, frame: pd.DataFrame) -> None:
+    """SecantusDB accepts title/description keywords, stores them, and still validates with them."""
+    db = mongo.get_database()
+    plain = json_schema_validator()
+    for prop in plain["$jsonSchema"]["properties"].values():  # a collection made before descriptions
+        prop.pop("description", None), prop.pop("title", None)
+    db.create_collection("weather_measurements", validator=plain)
+
+    ensure_collections(db)  # collMod: the described validator replaces the plain one
+
+    [info] = db.list_collections(filter={"name": "weather_measurements"})
+    stored = info["options"]["validator"]["$jsonSchema"]["properties"]
+    for name in COLUMNS:
+        assert stored[name]["description"] == WeatherData.to_schema().columns[name].description
+        assert stored[name]["title"] == WeatherData.to_schema().columns[name].title
+    assert "°C" in stored["temperature_c"]["description"]
+    collection = db["weather_measurements"]
+    valid = frame_to_documents(frame.iloc[[1]])[0]
+    collection.insert_one(dict(valid))
+    with pytest.raises(WriteError) as excinfo:  # descriptions do not weaken validation
+        collection.insert_one(
+            {**valid, "timestamp": valid["timestamp"] + dt.timedelta(hours=1), "temperature_c": 99.0}
+        )
+    assert excinfo.value.code == VALIDATION_FAILED
+
+
+def test_measurements_column_schema_is_derived_from_the_validator() -> None:
+    schema = json_schema_validator()["$jsonSchema"]
+    columns = {column.name: column for column in measurements_column_schema().columns}
+
+    assert list(columns) == ["_id", *COLUMNS]
+    for name in COLUMNS:
+        assert columns[name].description == schema["properties"][name]["description"]
+        assert columns[name].constraints.nullable is (name not in schema["required"])
+    assert [columns[n].type for n in ("_id", "timestamp", "temperature_c")] == ["objectId", "date", "double"]
+    assert columns["weather_code"].type == "int | long"
+    assert columns["station_id"].type == "string"
+    assert "°C" in columns["temperature_c"].description and "hPa" in columns["pressure_hpa"].description
+    assert columns["temperature_c"].constraints.other == ["≥ -50 and ≤ 60 °C", "omitted when not measured"]
+    assert columns["station_id"].constraints.other[0].startswith("one of: ")
+    assert "unique index: (station_id, timestamp)" in columns["timestamp"].constraints.other
+    assert columns["_id"].constraints.unique is True
+    spec = dg.AssetSpec(["mongodb", "weather_measurements"], metadata=measurements_column_schema_metadata())
+    assert spec.metadata["dagster/column_schema"].schema == measurements_column_schema()
 
 
 def test_a_check_without_json_schema_equivalent_is_an_error() -> None:

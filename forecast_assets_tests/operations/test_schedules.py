@@ -18,6 +18,7 @@ from forecast_assets.operations.schedules import (
     weekly_weather_pipeline,
 )
 from forecast_assets.operations.sensors import AlertPolicy, alert_sensors
+from forecast_assets_tests.mongo.conftest import mongo, mongo_server  # noqa: F401  (fixtures)
 
 PARIS = ZoneInfo(EXECUTION_TIMEZONE)
 RANGE_START = "dagster/asset_partition_range_start"
@@ -168,3 +169,49 @@ def test_range_tags_run_once_over_every_day():
     assert result.success
     week = [f"2024-10-{d}" for d in range(23, 30)]
     assert seen == [week, week]
+
+
+@pytest.mark.integration
+def test_a_scheduled_run_records_each_days_own_figures_and_checks(tmp_path, mongo):  # noqa: F811
+    """The run the schedule requests (one run over its week) shows each day as itself (issue 12)."""
+    from datetime import date, timedelta
+
+    from forecast_assets.raw.infoclimat import InfoClimatResponseFile
+    from forecast_assets.raw.wunderground import WundergroundSource
+    from forecast_assets.sample_data import INFOCLIMAT_RESPONSE
+    from forecast_assets.sample_data.generate import generate_wu_workbook
+    from forecast_assets.staging import LocalStagingZone
+    from forecast_assets.weather.assets import dataset_key
+
+    tick = paris(2024, 10, 9, 22)  # requests Wed 2 ... Tue 8 Oct
+    [request] = weekly_weather_pipeline.evaluate_tick(
+        dg.build_schedule_context(scheduled_execution_time=tick)).run_requests
+    days = [date(2024, 10, 2) + timedelta(days=i) for i in range(7)]
+    workbooks = {}
+    for station, seed in (("IICHTE19", 19), ("ILAMAD25", 25)):
+        workbooks[station] = tmp_path / f"{station}.xlsx"
+        generate_wu_workbook(workbooks[station], station, days, seed=seed, short_last_day_rows=100, mess=False)
+    staging = LocalStagingZone(root=str(tmp_path / "staging"))
+    defs = build_defs(env="local", resource_overrides={
+        "staging": staging, "mongo": mongo,
+        "wu_be": WundergroundSource(station_id="IICHTE19", location=str(workbooks["IICHTE19"])),
+        "wu_fr": WundergroundSource(station_id="ILAMAD25", location=str(workbooks["ILAMAD25"])),
+        "infoclimat": InfoClimatResponseFile(path=str(INFOCLIMAT_RESPONSE)),
+    })
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def(request.job_name or "weather_pipeline").execute_in_process(
+            instance=instance, tags=request.tags)
+        assert result.success
+        keys = [d.isoformat() for d in days]
+        counts = {}
+        for key in keys:
+            [record] = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey("weather_data"), asset_partitions=[key]), limit=1).records
+            metadata = record.asset_materialization.metadata
+            rows = len(staging.read_bytes(dataset_key(key)).splitlines())
+            counts[key] = metadata["dagster/row_count"].value
+            assert counts[key] == rows, key
+            assert f"Transform/{key[8:10]}{key[5:7]}{key[2:4]}/" in metadata["path"].value, key
+        assert counts["2024-10-08"] < counts["2024-10-07"]  # the short last day shows its own count
+        evaluations = [e for e in result.get_asset_check_evaluations() if e.check_name == "reconciliation"]
+        assert sorted(e.partition for e in evaluations) == keys

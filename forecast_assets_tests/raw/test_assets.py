@@ -10,8 +10,13 @@ import dagster as dg
 import openpyxl
 import pytest
 
+from dagster._core.event_api import PartitionKeyFilter
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
 from forecast_assets.definitions import build_defs
+from forecast_assets.partitions import ddmmyy, partition_day
 from forecast_assets.raw.assets import build_raw_asset, landed_key, raw_asset_key, rejects_key
+from forecast_assets.raw.checks import RAW_ACCOUNTING
 from forecast_assets.raw.infoclimat import InfoClimatResponseFile
 from forecast_assets.raw.wunderground import WU_COLUMNS, WundergroundSource
 from forecast_assets.sample_data import BE_WORKBOOK, FR_WORKBOOK, INFOCLIMAT_RESPONSE
@@ -21,6 +26,7 @@ from forecast_assets_tests.raw.test_wunderground import write_workbook, wu_row
 WEEK = [f"2024-10-0{d}" for d in range(1, 8)]
 BE_ROWS = [288, 285, 284, 288, 288, 288, 178]
 FR_ROWS = [288] * 6 + [180]
+INFOCLIMAT_ROWS = [0, 0, 0, 0, 456, 455, 232]  # the saved response covers 5-7 October only
 RAW_KEYS = [raw_asset_key(s) for s in ("BE", "FR", "InfoClimat")]
 
 
@@ -32,6 +38,14 @@ def run_week(resources: dict, first: str = WEEK[0], last: str = WEEK[-1], **kwar
         raise_on_error=kwargs.pop("raise_on_error", True),
         **kwargs,
     )
+
+
+def materializations_by_day(result, node: str) -> dict[str, dg.AssetMaterialization]:
+    """The run's materializations of a node, by partition: exactly one per day, in day order."""
+    materializations = result.asset_materializations_for_node(node)
+    by_day = {m.partition: m for m in materializations}
+    assert len(by_day) == len(materializations), f"{node}: more than one materialization for a day"
+    return dict(sorted(by_day.items()))
 
 
 @pytest.fixture
@@ -48,16 +62,70 @@ def test_sample_week_lands_all_21_partitions(staging):
         counts = [len(staging.read_jsonl(landed_key(source, day))) for day in WEEK]
         assert counts == expected, source
     per_day = [len(staging.read_jsonl(landed_key("InfoClimat", day))) for day in WEEK]
-    assert per_day[:4] == [0, 0, 0, 0]  # the saved response covers 5-7 October only
-    assert sum(per_day) == 1143
+    assert per_day == INFOCLIMAT_ROWS and sum(per_day) == 1143
     assert staging.list_keys("raw/BE/011024") == ["raw/BE/011024/IICHTE19.jsonl"]
 
-    materializations = result.asset_materializations_for_node("raw__InfoClimat")
-    assert {m.partition for m in materializations} == set(WEEK)
-    metadata = materializations[0].metadata
-    assert metadata["dagster/row_count"].value == 1143
-    assert metadata["zero_row_partitions"].value == WEEK[:4]
-    assert "dh_utc" in metadata["preview"].value
+    # each partition's materialization carries that day's own figures, file and preview
+    for source, expected in (("BE", BE_ROWS), ("FR", FR_ROWS), ("InfoClimat", INFOCLIMAT_ROWS)):
+        by_day = materializations_by_day(result, f"raw__{source}")
+        assert list(by_day) == WEEK, source
+        for day, rows in zip(WEEK, expected):
+            metadata = by_day[day].metadata
+            assert metadata["dagster/row_count"].value == rows, (source, day)
+            assert metadata["rows_rejected"].value == 0, (source, day)
+            assert metadata["path"].value == staging.uri(landed_key(source, day)), (source, day)
+    infoclimat = materializations_by_day(result, "raw__InfoClimat")
+    for day in WEEK[:4]:
+        assert infoclimat[day].metadata["preview"].value == "_no rows_"
+    for day in WEEK[4:]:
+        [first] = staging.read_jsonl(landed_key("InfoClimat", day))[:1]
+        assert first["dh_utc"].startswith(day) and first["dh_utc"] in infoclimat[day].metadata["preview"].value
+
+
+def sheet_rows(workbook, day: str) -> int:
+    """Data rows of a day's sheet (non-blank rows below the header), counted without the reader."""
+    book = openpyxl.load_workbook(workbook, read_only=True)
+    try:
+        rows = list(book[ddmmyy(partition_day(day))].iter_rows(min_row=2, values_only=True))
+    finally:
+        book.close()
+    return sum(1 for row in rows if any(cell is not None for cell in row))
+
+
+@pytest.mark.integration
+def test_one_week_run_records_each_days_own_materialization_and_accounting_in_the_instance(tmp_path, staging):
+    key = raw_asset_key("BE")
+    check = dg.AssetCheckKey(key, RAW_ACCOUNTING)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        result = run_week({"staging": staging}, instance=instance)
+        assert result.success
+
+        history = instance.event_log_storage.get_asset_check_execution_history(check, limit=100)
+        assert sorted(str(r.partition) for r in history) == WEEK  # one evaluation per day, none run-level
+        for day, expected in zip(WEEK, BE_ROWS):
+            rows = sheet_rows(BE_WORKBOOK, day)
+            assert rows == expected
+            [record] = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1).records
+            assert record.run_id == result.run_id and record.partition_key == day
+            metadata = record.asset_materialization.metadata
+            assert metadata["dagster/row_count"].value == rows, day
+            assert metadata["rows_rejected"].value == 0, day
+            assert metadata["path"].value == staging.uri(landed_key("BE", day))
+            assert metadata["path"].value.endswith(f"/raw/BE/{ddmmyy(partition_day(day))}/IICHTE19.jsonl")
+
+            [execution] = instance.event_log_storage.get_asset_check_execution_history(
+                check, limit=100, partition_filter=PartitionKeyFilter(key=day))
+            assert (execution.partition, execution.run_id) == (day, result.run_id)
+            assert execution.status == AssetCheckExecutionRecordStatus.SUCCEEDED
+            evaluation = execution.event.dagster_event.event_specific_data
+            assert evaluation.partition == day and evaluation.passed
+            assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+            assert evaluation.description == f"{day}: {rows} record(s) read = {rows} landed + 0 rejected"
+            assert {k: evaluation.metadata[k].value for k in ("read", "landed", "rejected")} == {
+                "read": rows, "landed": rows, "rejected": 0}
 
 
 @pytest.mark.integration

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecast_assets.partitions import daily_partitions
 from forecast_assets.stations import STATIONS
 from forecast_assets.weather.checks import (
     COMPLETENESS,
@@ -22,7 +23,7 @@ from forecast_assets.weather.checks import (
     Accounting,
     CheckOutcome,
     check_partition,
-    combine,
+    log_outcomes,
     expected_slots,
     station_window,
     weather_check_specs,
@@ -222,56 +223,37 @@ def test_reconciliation_fails_when_output_differs_from_the_frame():
 def test_specs_declare_blocking_for_hard_rules_only():
     specs = {s.name: s for s in weather_check_specs(dg.AssetKey("weather_data"))}
     assert list(specs) == [SCHEMA_CONFORMANCE, UNIQUE_STATION_TIMESTAMP, COMPLETENESS, RECONCILIATION, STATION_DAY_REJECTS]
-    assert {n: s.blocking for n, s in specs.items()} == {
+    assert all(s.partitions_def == daily_partitions for s in specs.values())
+    assert {n: s.metadata["blocks_day"] for n, s in specs.items()} == {
         SCHEMA_CONFORMANCE: True, UNIQUE_STATION_TIMESTAMP: True, COMPLETENESS: False, RECONCILIATION: True,
         STATION_DAY_REJECTS: False}
     assert all(s.asset_key == dg.AssetKey("weather_data") for s in specs.values())
 
 
-def test_combine_fails_a_check_when_one_partition_fails():
-    good = full_day("2024-10-01")
-    bad = full_day("2024-10-02")
-    bad.loc[0, "temperature_c"] = 80.0
-    results = {r.check_name: r for r in combine({
-        "2024-10-02": check_partition("2024-10-02", bad, accounting_for(bad), MEASURED),
-        "2024-10-01": check_partition("2024-10-01", good, accounting_for(good), MEASURED),
-    })}
-    assert list(results) == [SCHEMA_CONFORMANCE, UNIQUE_STATION_TIMESTAMP, COMPLETENESS, RECONCILIATION, STATION_DAY_REJECTS]
-    schema = results[SCHEMA_CONFORMANCE]
-    assert not schema.passed
-    assert schema.severity == dg.AssetCheckSeverity.ERROR
-    assert schema.metadata["failed_partitions"].value == ["2024-10-02"]
-    assert schema.metadata["partitions_checked"] == dg.MetadataValue.int(2)
-    assert schema.metadata["failure_count"] == dg.MetadataValue.int(1)
-    assert "temperature_c" in schema.metadata["failure_details"].value["2024-10-02"]["failures_by_column"]
-    rows = [line.split("|")[1:3] for line in schema.metadata["summary"].value.splitlines()[2:]]
-    assert [[cell.strip() for cell in row] for row in rows] == [["2024-10-01", "True"], ["2024-10-02", "False"]]
-    assert all(results[n].passed for n in (UNIQUE_STATION_TIMESTAMP, COMPLETENESS, RECONCILIATION))
-    completeness = results[COMPLETENESS]
-    assert completeness.severity == dg.AssetCheckSeverity.WARN
-    assert completeness.metadata["failed_partitions"].value == []
-    assert "#### 2024-10-01" in completeness.metadata["per_partition"].value
-    assert "IICHTE19" in completeness.metadata["per_partition"].value
-
-
-def test_combined_results_are_recorded_by_an_asset_and_block_downstream():
-    frame = full_day(stations=["07015"])
-    frame.loc[0, "temperature_c"] = 80.0
+def test_outcomes_are_recorded_per_day_whatever_the_range_of_the_run():
+    frames = {"2024-10-01": full_day("2024-10-01"), "2024-10-02": full_day("2024-10-02")}
+    frames["2024-10-02"].loc[0, "temperature_c"] = 80.0
     key = dg.AssetKey("weather_data")
 
-    @dg.asset(key=key, check_specs=weather_check_specs(key))
-    def weather_data():
-        outcomes = check_partition(DAY, frame, accounting_for(frame), MEASURED)
-        return dg.MaterializeResult(check_results=combine({DAY: outcomes}))
+    @dg.multi_asset(specs=[dg.AssetSpec(key)], partitions_def=daily_partitions, can_subset=True,
+                    check_specs=weather_check_specs(key), backfill_policy=dg.BackfillPolicy.single_run())
+    def weather_data(context):
+        for day in context.partition_keys:
+            log_outcomes(context, key, day, check_partition(day, frames[day], accounting_for(frames[day]), MEASURED))
+        yield dg.MaterializeResult(asset_key=key)
 
-    @dg.asset(deps=[weather_data])
-    def downstream():
-        return 1
-
-    result = dg.materialize([weather_data, downstream], raise_on_error=False)
-    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert not evaluations[SCHEMA_CONFORMANCE].passed
-    assert not evaluations[COMPLETENESS].passed  # five stations have no rows at all
-    assert evaluations[RECONCILIATION].passed
-    assert not result.success  # a failed blocking check stops the downstream asset
-    assert dg.AssetKey("downstream") not in {m.asset_key for m in result.get_asset_materialization_events()}
+    result = dg.materialize([weather_data], tags={"dagster/asset_partition_range_start": "2024-10-01",
+                                                  "dagster/asset_partition_range_end": "2024-10-02"})
+    evaluations = {(e.check_name, e.partition): e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {(c, d) for c in (SCHEMA_CONFORMANCE, UNIQUE_STATION_TIMESTAMP, COMPLETENESS,
+                                                 RECONCILIATION, STATION_DAY_REJECTS) for d in frames}
+    bad, good = evaluations[SCHEMA_CONFORMANCE, "2024-10-02"], evaluations[SCHEMA_CONFORMANCE, "2024-10-01"]
+    assert not bad.passed and good.passed
+    assert bad.severity == dg.AssetCheckSeverity.ERROR
+    assert bad.description.startswith("2024-10-02: 1 failure(s) in 1 column(s): temperature_c")
+    assert bad.metadata["failure_count"] == dg.MetadataValue.int(1)
+    assert "temperature_c" in bad.metadata["details"].value["failures_by_column"]
+    completeness = evaluations[COMPLETENESS, "2024-10-01"]
+    assert completeness.passed and completeness.severity == dg.AssetCheckSeverity.WARN
+    assert "IICHTE19" in completeness.metadata["table"].value
+    assert all(evaluations[c, d].passed for c in (UNIQUE_STATION_TIMESTAMP, RECONCILIATION) for d in frames)
