@@ -47,6 +47,26 @@ def run_round(number: int, pytest_args: list[str], log_dir: Path) -> dict:
             "summary": summaries[-1] if summaries else "(no summary line)", "log": str(log)}
 
 
+def write_report(args: argparse.Namespace, started: datetime, rounds: list[dict]) -> None:
+    """``--out``: one line per round so far, and how many passed of how many asked."""
+    passed = sum(1 for r in rounds if r["exit"] == 0)
+    lines = [
+        "# Stress loop: concurrency and fault tests (`make stress`)",
+        "",
+        f"{started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{args.load} busy process(es) alongside, `pytest -m stress {' '.join(args.pytest_args)}`.",
+        "",
+        f"**{passed} of {len(rounds)} rounds passed** ({args.rounds} asked"
+        + ("" if len(rounds) == args.rounds else f"; stopped after {len(rounds)}") + ").",
+        "",
+        "| round | exit | pytest summary | seconds |",
+        "|---|---|---|---|",
+        *(f"| {r['round']} | {r['exit']} | {r['summary']} | {r['seconds']} |" for r in rounds),
+        "",
+    ]
+    args.out.write_text("\n".join(lines))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
@@ -62,33 +82,19 @@ def main(argv: list[str] | None = None) -> int:
     for burner in burners:
         burner.start()
     started = datetime.now(timezone.utc)
-    rounds = []
+    rounds: list[dict] = []
     try:
         for number in range(1, args.rounds + 1):
             outcome = run_round(number, args.pytest_args, args.log_dir)
             rounds.append(outcome)
             print(f"round {number}/{args.rounds}: exit {outcome['exit']}, {outcome['summary']}, "
                   f"{outcome['seconds']} s", flush=True)
+            write_report(args, started, rounds)  # after every round: an interrupted loop keeps its record
     finally:
         stop.set()
         for burner in burners:
             burner.join(timeout=5)
-
     passed = sum(1 for r in rounds if r["exit"] == 0)
-    lines = [
-        "# Stress loop: concurrency and fault tests (`make stress`)",
-        "",
-        f"{started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{args.load} busy process(es) alongside, `pytest -m stress {' '.join(args.pytest_args)}`.",
-        "",
-        f"**{passed} of {len(rounds)} rounds passed.**",
-        "",
-        "| round | exit | pytest summary | seconds |",
-        "|---|---|---|---|",
-        *(f"| {r['round']} | {r['exit']} | {r['summary']} | {r['seconds']} |" for r in rounds),
-        "",
-    ]
-    args.out.write_text("\n".join(lines))
     print(f"{passed} of {len(rounds)} rounds passed; written to {args.out}")
     return 0 if passed == len(rounds) else 1
 
