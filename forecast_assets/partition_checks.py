@@ -38,11 +38,13 @@ def day_check_spec(name: str, asset_key: dg.AssetKey, description: str, blocks_d
 
 def log_day_check(context: dg.AssetExecutionContext, asset_key: dg.AssetKey, check_name: str, partition_key: str,
                   passed: bool, severity: dg.AssetCheckSeverity, description: str,
-                  metadata: Mapping[str, Any] | None = None) -> None:
+                  metadata: Mapping[str, Any] | None = None,
+                  target: AssetCheckEvaluationTargetMaterializationData | None = None) -> None:
     """Record one day's evaluation of a check (if the run selected the check).
 
-    Call it after the day's materialization is stored: the evaluation names it as its target, which
-    is what makes the UI count the day's check status as current.
+    Call it after the day's materialization is stored: the evaluation names it as its target
+    (``target``, looked up when not given: pass :func:`day_target` once for several checks of a day),
+    which is what makes the UI count the day's check status as current.
     """
     key = dg.AssetCheckKey(asset_key, check_name)
     if key not in context.selected_asset_check_keys:
@@ -50,13 +52,14 @@ def log_day_check(context: dg.AssetExecutionContext, asset_key: dg.AssetKey, che
     context.log_event(dg.AssetCheckEvaluation(
         asset_key=asset_key, check_name=check_name, passed=bool(passed), partition=partition_key,
         severity=severity, description=description, metadata=dict(metadata or {}),
-        target_materialization_data=_latest_materialization(context.instance, asset_key, partition_key),
+        target_materialization_data=target or day_target(context, asset_key, partition_key),
     ))
 
 
-def _latest_materialization(instance: dg.DagsterInstance, asset_key: dg.AssetKey,
-                            partition_key: str) -> AssetCheckEvaluationTargetMaterializationData | None:
-    records = instance.fetch_materializations(
+def day_target(context: dg.AssetExecutionContext, asset_key: dg.AssetKey,
+               partition_key: str) -> AssetCheckEvaluationTargetMaterializationData | None:
+    """The day's latest stored materialization, as the target of its check evaluations."""
+    records = context.instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition_key]), limit=1).records
     if not records:
         return None

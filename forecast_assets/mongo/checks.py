@@ -11,7 +11,7 @@ import pandas as pd
 from pymongo.collection import Collection
 
 from forecast_assets.mongo.documents import frame_to_documents
-from forecast_assets.partition_checks import day_check_spec, log_day_check
+from forecast_assets.partition_checks import day_check_spec, day_target, log_day_check
 from forecast_assets.mongo.sync import same_document
 from forecast_assets.stations import STATIONS
 from forecast_assets.weather.checks import station_window
@@ -131,6 +131,7 @@ def log_day_results(context: dg.AssetExecutionContext, asset_key: dg.AssetKey, p
     overrides = ", ".join(f"{r['station_id']}@{r['partition']}" for r in refused)
     uses_index = bool(latency["indexes_used"])
     error, warn = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
+    target = day_target(context, asset_key, partition_key)  # one lookup for the day's checks
     log_day_check(
         context, asset_key, NO_SHRINK, partition_key, not refused, error,
         f"{partition_key}: no station-day lost documents" if not refused else
@@ -138,6 +139,7 @@ def log_day_results(context: dg.AssetExecutionContext, asset_key: dg.AssetKey, p
         f"intended, rerun with allow_deletions {overrides}.",
         {"refused_station_days": dg.MetadataValue.json(refused),
          "documents_kept": int(sum(r["would_delete"] for r in refused))},
+        target,
     )
     log_day_check(
         context, asset_key, RECONCILIATION, partition_key, off.empty, error,
@@ -145,11 +147,13 @@ def log_day_results(context: dg.AssetExecutionContext, asset_key: dg.AssetKey, p
         f"{partition_key}: {len(off)} station window(s) differ: " + ", ".join(off["station_id"]),
         {"documents": int(table["found"].sum()), "rows": int(table["expected"].sum()),
          "per_station": dg.MetadataValue.md(table.to_markdown(index=False))},
+        target,
     )
     log_day_check(
         context, asset_key, ROUND_TRIP, partition_key, not mismatches, error,
         f"{partition_key}: {len(mismatches)} sampled document(s) differ from their row",
         {"mismatches": dg.MetadataValue.json(mismatches[:10])},
+        target,
     )
     log_day_check(
         context, asset_key, READ_LATENCY, partition_key, uses_index and latency["p95_ms"] <= p95_warn_ms, warn,
@@ -158,4 +162,5 @@ def log_day_results(context: dg.AssetExecutionContext, asset_key: dg.AssetKey, p
         {"p50_ms": round(latency["p50_ms"], 2), "p95_ms": round(latency["p95_ms"], 2),
          "samples": latency["samples"], "p95_threshold_ms": p95_warn_ms,
          "indexes_used": dg.MetadataValue.json(latency["indexes_used"])},
+        target,
     )

@@ -18,7 +18,7 @@ import pandas as pd
 import pandera.pandas as pa
 from tabulate import tabulate
 
-from forecast_assets.partition_checks import day_check_spec, log_day_check
+from forecast_assets.partition_checks import day_check_spec, day_target, log_day_check
 from forecast_assets.partitions import partition_day
 from forecast_assets.stations import STATIONS, WEATHER_UNDERGROUND, Station
 from forecast_assets.weather.schema import KEY_COLUMNS, WeatherData
@@ -397,7 +397,8 @@ def outcome_metadata(outcome: CheckOutcome) -> dict[str, Any]:
 def log_outcomes(context: dg.AssetExecutionContext, asset_key: dg.AssetKey, partition_key: str,
                  outcomes: Iterable[CheckOutcome]) -> None:
     """Record one day's outcomes as that day's check evaluations."""
+    target = day_target(context, asset_key, partition_key)  # one lookup for the day's checks
     for outcome in outcomes:
         log_day_check(context, asset_key, outcome.name, partition_key, outcome.passed,
                       dg.AssetCheckSeverity(outcome.severity), f"{partition_key}: {outcome.summary}",
-                      outcome_metadata(outcome))
+                      outcome_metadata(outcome), target)
