@@ -9,10 +9,10 @@ import dagster as dg
 from forecast_assets.jobs import weather_pipeline_job
 from forecast_assets.mongo.assets import weather_measurements
 from forecast_assets.operations.executor import forecast_executor
-from forecast_assets.ownership import with_code_links
 from forecast_assets.operations.freshness import freshness_sensor
 from forecast_assets.operations.schedules import weekly_weather_pipeline
 from forecast_assets.operations.sensors import alert_sensors
+from forecast_assets.ownership import with_code_links
 from forecast_assets.raw.assets import raw_assets
 from forecast_assets.resources import resources_for
 from forecast_assets.weather.assets import weather_data

@@ -12,46 +12,50 @@ from typing import Any, Callable
 
 import dagster as dg
 
+from forecast_assets.environment import flag, get_env, setting
+from forecast_assets.feeds import Feed, feeds_of
 from forecast_assets.mongo.embedded import EmbeddedMongoResource
 from forecast_assets.mongo.resources import MongoResource
-from forecast_assets.operations.alerts import DEFAULT_UI_BASE_URL, LocalAlertSink, SnsAlertSink, WebhookAlertSink
-from forecast_assets.operations.sensors import AlertPolicy
+from forecast_assets.operations.alerts import (
+    DEFAULT_UI_BASE_URL,
+    AlertPolicy,
+    LocalAlertSink,
+    SnsAlertSink,
+    WebhookAlertSink,
+)
 from forecast_assets.raw.infoclimat import InfoClimatApi, InfoClimatResponseFile
 from forecast_assets.raw.wunderground import WundergroundSource
-from forecast_assets.sample_data import BE_WORKBOOK, FR_WORKBOOK, INFOCLIMAT_RESPONSE
+from forecast_assets.sample_data import SAMPLE_DIR
 from forecast_assets.staging import LocalStagingZone, S3StagingZone
+from forecast_assets.stations import INFOCLIMAT, WEATHER_UNDERGROUND
 
-ENV_VAR = "FORECAST_ENV"
+#: ``FORECAST_INFOCLIMAT_SOURCE`` value that reads the live API instead of a saved response.
 INFOCLIMAT_API = "api"
 ALERT_SINKS = ("local", "sns", "webhook")
 
 
-def get_env() -> str:
-    """The deployment environment named by ``FORECAST_ENV`` (default ``local``)."""
-    env = os.getenv(ENV_VAR, "local")
-    if env not in RESOURCES_BY_ENV:
-        raise ValueError(f"{ENV_VAR}={env!r} is not one of {sorted(RESOURCES_BY_ENV)}")
-    return env
+def _sample(feed: Feed) -> str:
+    return str(SAMPLE_DIR / feed.sample_file) if feed.sample_file else ""
 
 
-def setting(name: str, default: Any) -> Any:
-    """``EnvVar(name)`` (resolved at run time) when the variable is set, else ``default``."""
-    return dg.EnvVar(name) if os.getenv(name) else default
+def _infoclimat(use_api: bool) -> dict[str, dg.ConfigurableResource]:
+    """Each InfoClimat feed's reader, named by its source setting: ``api`` or a saved response.
 
-
-def _infoclimat(default: str) -> dg.ConfigurableResource:
-    """The InfoClimat reader named by ``FORECAST_INFOCLIMAT_SOURCE``: ``api`` or a saved response."""
-    source = os.getenv("FORECAST_INFOCLIMAT_SOURCE", default)
-    if source == INFOCLIMAT_API:
-        return InfoClimatApi(
-            base_url=setting("INFOCLIMAT_BASE_URL", "https://www.infoclimat.fr/opendata/"),
-            token=setting("INFOCLIMAT_TOKEN", None),
-        )
-    return InfoClimatResponseFile(path=setting("FORECAST_INFOCLIMAT_SOURCE", source))
-
-
-def _flag(name: str, default: bool) -> bool:
-    return os.getenv(name, str(default)).strip().lower() not in ("0", "false", "no", "off")
+    Unset, production reads the API and the local set the shipped sample response.
+    """
+    readers = {}
+    for feed in feeds_of(INFOCLIMAT):
+        source = os.getenv(feed.source_setting, INFOCLIMAT_API if use_api else _sample(feed))
+        if source == INFOCLIMAT_API:
+            readers[feed.reader_key] = InfoClimatApi(
+                base_url=setting("INFOCLIMAT_BASE_URL", "https://www.infoclimat.fr/opendata/"),
+                token=setting("INFOCLIMAT_TOKEN", None),
+                stations=list(feed.station_ids),
+            )
+        else:
+            readers[feed.reader_key] = InfoClimatResponseFile(path=setting(feed.source_setting, source),
+                                                              stations=list(feed.station_ids))
+    return readers
 
 
 def _alerts(default_sink: str) -> dict[str, dg.ConfigurableResource]:
@@ -69,20 +73,21 @@ def _alerts(default_sink: str) -> dict[str, dg.ConfigurableResource]:
         raise ValueError(f"FORECAST_ALERT_SINK={sink!r} is not one of {list(ALERT_SINKS)}")
     return {
         "alert_sink": alert_sink,
-        "alert_policy": AlertPolicy(alert_on_error=_flag("FORECAST_ALERT_ON_ERROR", True),
-                                    alert_on_warn=_flag("FORECAST_ALERT_ON_WARN", True),
+        "alert_policy": AlertPolicy(alert_on_error=flag("FORECAST_ALERT_ON_ERROR", True),
+                                    alert_on_warn=flag("FORECAST_ALERT_ON_WARN", True),
                                     ui_base_url=setting("FORECAST_UI_BASE_URL", DEFAULT_UI_BASE_URL)),
     }
 
 
 def _wunderground() -> dict[str, dg.ConfigurableResource]:
+    """Each Weather Underground feed's reader: its station's workbook named by the feed's source setting."""
     return {
-        "wu_be": WundergroundSource(
-            station_id="IICHTE19", location=setting("FORECAST_BE_SOURCE", str(BE_WORKBOOK))
-        ),
-        "wu_fr": WundergroundSource(
-            station_id="ILAMAD25", location=setting("FORECAST_FR_SOURCE", str(FR_WORKBOOK))
-        ),
+        feed.reader_key: WundergroundSource(
+            station_id=feed.station_ids[0],
+            location=setting(feed.source_setting, _sample(feed)) if feed.sample_file
+            else dg.EnvVar(feed.source_setting),
+        )
+        for feed in feeds_of(WEATHER_UNDERGROUND)
     }
 
 
@@ -98,7 +103,7 @@ def local_resources() -> dict[str, Any]:
             database=setting("MONGO_DATABASE", "weather_db"),
             state_dir=setting("FORECAST_MONGO_STATE_DIR", ".forecast/mongo"),
         ),
-        "infoclimat": _infoclimat(str(INFOCLIMAT_RESPONSE)),
+        **_infoclimat(use_api=False),
         **_wunderground(),
         **_alerts("local"),
     }
@@ -120,12 +125,13 @@ def production_resources() -> dict[str, Any]:
             region_name=setting("AWS_REGION", None),
             endpoint_url=setting("FORECAST_S3_ENDPOINT_URL", None),
         ),
-        "infoclimat": _infoclimat(INFOCLIMAT_API),
+        **_infoclimat(use_api=True),
         **_wunderground(),
         **_alerts("sns"),
     }
 
 
+#: The resource set of each environment of ``forecast_assets.environment.ENVIRONMENTS``.
 RESOURCES_BY_ENV: dict[str, Callable[[], dict[str, Any]]] = {
     "local": local_resources,
     "production": production_resources,

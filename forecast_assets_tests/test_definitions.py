@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 from forecast_assets.definitions import build_defs
-from forecast_assets.resources import get_env
+from forecast_assets.environment import get_env
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from pymongo import MongoClient
 
 from forecast_assets.mongo.local_server import state_uri, stop_background
-from forecast_assets.raw.assets import landed_key
 from forecast_assets.staging import LocalStagingZone
+from forecast_assets.staging.layout import raw_landed_key
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,4 +42,4 @@ def test_main_command_materializes_the_sample_week_into_mongodb_in_one_run(tmp_p
     staging = LocalStagingZone(root=str(staging_dir))
     landed = [k for k in staging.list_keys("raw/") if not k.startswith("raw/_rejects/")]
     assert len(landed) == 21
-    assert len(staging.read_jsonl(landed_key("FR", "2024-10-07"))) == 180
+    assert len(staging.read_jsonl(raw_landed_key("FR", "2024-10-07"))) == 180

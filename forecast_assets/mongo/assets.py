@@ -6,20 +6,20 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from forecast_assets.daily_assets import daily_multi_asset, stage_spec
+from forecast_assets.feeds import FEEDS, station_window
 from forecast_assets.mongo import checks
 from forecast_assets.mongo.documents import measurements_column_schema_metadata
 from forecast_assets.mongo.load import MEASUREMENTS, ensure_collections
 from forecast_assets.mongo.resources import MongoResource
 from forecast_assets.mongo.sync import DEFAULT_BATCH_SIZE, ShrinkPolicy, sync_windows
-from forecast_assets.ownership import owners_for
 from forecast_assets.partition_checks import failed_on_day
-from forecast_assets.partitions import RAW_SOURCES, daily_partitions
-from forecast_assets.raw.assets import raw_asset_key
 from forecast_assets.raw.checks import RAW_ACCOUNTING
 from forecast_assets.staging import StagingZone
+from forecast_assets.staging.layout import dataset_key, quality_key
 from forecast_assets.stations import STATIONS
-from forecast_assets.weather.assets import WEATHER_DATA, dataset_key, quality_key
-from forecast_assets.weather.checks import failed_blocking_checks, station_window
+from forecast_assets.weather.assets import WEATHER_DATA
+from forecast_assets.weather.checks import failed_blocking_checks
 from forecast_assets.weather.dataset import from_jsonl
 
 WEATHER_MEASUREMENTS = dg.AssetKey(["mongodb", MEASUREMENTS])
@@ -68,7 +68,7 @@ def load_day(mongo: MongoResource, frame: pd.DataFrame, partition_key: str, batc
 
 
 #: The raw checks that keep a day out of MongoDB when they failed on it.
-RAW_DAY_GATES = [dg.AssetCheckKey(raw_asset_key(source), RAW_ACCOUNTING) for source in RAW_SOURCES]
+RAW_DAY_GATES = [dg.AssetCheckKey(feed.asset_key, RAW_ACCOUNTING) for feed in FEEDS.values()]
 
 
 def blocked_checks(instance: dg.DagsterInstance, staging: StagingZone, partition_key: str) -> list[str]:
@@ -101,12 +101,9 @@ def _load_metadata(partition_key: str, rows: int, counts: dict, kept: dict, data
     }
 
 
-@dg.multi_asset(
-    name=WEATHER_MEASUREMENTS.to_python_identifier(),
-    specs=[dg.AssetSpec(
-        WEATHER_MEASUREMENTS,
-        group_name="mongodb",
-        owners=owners_for("mongodb"),
+@daily_multi_asset(
+    stage_spec(
+        WEATHER_MEASUREMENTS, "mongodb",
         metadata=measurements_column_schema_metadata(),
         deps=[WEATHER_DATA],
         kinds={"mongodb"},
@@ -117,11 +114,8 @@ def _load_metadata(partition_key: str, rows: int, counts: dict, kept: dict, data
             "from the Pandera model, and a `stations` collection with 2dsphere locations. A day whose "
             "weather_data failed a blocking check is not loaded (and not materialized): the others are."
         ),
-    )],
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    check_specs=checks.mongo_check_specs(WEATHER_MEASUREMENTS),
-    can_subset=True,  # checks are logged per day (forecast_assets.partition_checks), not returned
+    ),
+    checks.mongo_check_specs(WEATHER_MEASUREMENTS),
 )
 def weather_measurements(
     context: dg.AssetExecutionContext, config: MongoLoadConfig, staging: StagingZone, mongo: MongoResource

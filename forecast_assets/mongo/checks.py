@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 from pymongo.collection import Collection
 
+from forecast_assets.feeds import station_window
 from forecast_assets.mongo.documents import frame_to_documents
-from forecast_assets.partition_checks import day_check_spec, day_target, log_day_check
 from forecast_assets.mongo.sync import same_document
+from forecast_assets.partition_checks import day_check_spec, day_target, log_day_check
 from forecast_assets.stations import STATIONS
-from forecast_assets.weather.checks import station_window
 
 RECONCILIATION = "mongo_reconciliation"
 NO_SHRINK = "mongo_no_silent_shrink"

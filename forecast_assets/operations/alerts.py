@@ -98,6 +98,24 @@ class Alert:
         return asdict(self)
 
 
+class AlertPolicy(dg.ConfigurableResource):
+    """What to alert on, and where the Dagster UI is (for the run links)."""
+
+    alert_on_error: bool = Field(default=True, description="Alert on failed checks of severity ERROR.")
+    alert_on_warn: bool = Field(default=True, description="Alert on failed checks of severity WARN.")
+    alert_on_run_failure: bool = Field(default=True, description="Alert on failed runs.")
+    ui_base_url: str = Field(default=DEFAULT_UI_BASE_URL, description="Base URL of the Dagster UI.")
+    initial_lookback_hours: float = Field(
+        default=24.0,
+        description="With no cursor yet (first tick), only runs that ended this recently are read, so "
+        "turning a sensor on does not replay the instance's whole history.",
+    )
+
+    def alerts_on(self, severity: dg.AssetCheckSeverity) -> bool:
+        """Whether a failed check of this severity is alerted."""
+        return self.alert_on_error if severity == dg.AssetCheckSeverity.ERROR else self.alert_on_warn
+
+
 class AlertSink(dg.ConfigurableResource):
     """Where alerts go. Subclasses deliver; ``send`` raises ``AlertDeliveryError`` when they can't."""
 

@@ -22,7 +22,6 @@ staleness (the next week's deadline, or the same one after a wipe) alerts again.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -31,12 +30,11 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from forecast_assets.environment import is_production
 from forecast_assets.mongo.assets import WEATHER_MEASUREMENTS
-from forecast_assets.operations.alerts import CHECK_FAILED, Alert, AlertDeliveryError, AlertSink
+from forecast_assets.operations.alerts import CHECK_FAILED, Alert, AlertDeliveryError, AlertPolicy, AlertSink
 from forecast_assets.operations.schedules import EXECUTION_TIMEZONE, week_before
-from forecast_assets.operations.sensors import AlertPolicy
 from forecast_assets.partitions import START_DATE, partition_day
-from forecast_assets.resources import ENV_VAR
 from forecast_assets.weather.assets import WEATHER_DATA
 
 FRESHNESS_CHECK = "weekly_freshness"
@@ -200,7 +198,7 @@ def build_freshness_sensor(
         name=name,
         minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
         # Like the weekly schedule: locally the sample days are from 2024, every week would be stale.
-        default_status=(dg.DefaultSensorStatus.RUNNING if os.getenv(ENV_VAR) == "production"
+        default_status=(dg.DefaultSensorStatus.RUNNING if is_production()
                         else dg.DefaultSensorStatus.STOPPED),
         description="Every 5 minutes: are the 7 days of the last weekly run (Wednesday … Tuesday) "
         "materialized since Thursday 06:00 Europe/Paris? Records the `weekly_freshness` check and "

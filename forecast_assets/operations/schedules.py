@@ -19,15 +19,14 @@ the 7 days. ``build_schedule_from_partitioned_job`` is not used: it would take i
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from forecast_assets.environment import is_production
 from forecast_assets.jobs import weather_pipeline_job
-from forecast_assets.resources import ENV_VAR
 from forecast_assets.partitions import START_DATE, partition_day
 
 EXECUTION_TIMEZONE = "Europe/Paris"
@@ -60,7 +59,7 @@ def range_tags(first_key: str, last_key: str) -> dict[str, str]:
     job=weather_pipeline_job,
     # On by itself in production; locally the sample data has no recent days, so turn it on by hand.
     default_status=(
-        dg.DefaultScheduleStatus.RUNNING if os.getenv(ENV_VAR) == "production" else dg.DefaultScheduleStatus.STOPPED
+        dg.DefaultScheduleStatus.RUNNING if is_production() else dg.DefaultScheduleStatus.STOPPED
     ),
     description="Wednesdays 22:00 Europe/Paris: the 7 days Wednesday … Tuesday before the tick, "
     "raw sources through weather_data to MongoDB, as one run over the partition range.",

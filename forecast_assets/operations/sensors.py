@@ -33,15 +33,14 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,
 )
-from pydantic import Field
 
 from forecast_assets.operations.alerts import (
     CHECK_FAILED,
-    DEFAULT_UI_BASE_URL,
     RUN_FAILED,
     SUMMARY_MAX,
     Alert,
     AlertDeliveryError,
+    AlertPolicy,
     AlertSink,
     run_url,
 )
@@ -56,24 +55,6 @@ MAX_VALUE_CHARS = 1_000
 #: Most metadata entries copied into an alert.
 MAX_METADATA_ENTRIES = 20
 SENSOR_INTERVAL_SECONDS = 60
-
-
-class AlertPolicy(dg.ConfigurableResource):
-    """What to alert on, and where the Dagster UI is (for the run links)."""
-
-    alert_on_error: bool = Field(default=True, description="Alert on failed checks of severity ERROR.")
-    alert_on_warn: bool = Field(default=True, description="Alert on failed checks of severity WARN.")
-    alert_on_run_failure: bool = Field(default=True, description="Alert on failed runs.")
-    ui_base_url: str = Field(default=DEFAULT_UI_BASE_URL, description="Base URL of the Dagster UI.")
-    initial_lookback_hours: float = Field(
-        default=24.0,
-        description="With no cursor yet (first tick), only runs that ended this recently are read, so "
-        "turning a sensor on does not replay the instance's whole history.",
-    )
-
-    def alerts_on(self, severity: dg.AssetCheckSeverity) -> bool:
-        """Whether a failed check of this severity is alerted."""
-        return self.alert_on_error if severity == dg.AssetCheckSeverity.ERROR else self.alert_on_warn
 
 
 # --- what the event log says -------------------------------------------------------------------

@@ -12,9 +12,10 @@ from collections import Counter
 from typing import Any
 
 import dagster as dg
+
 from forecast_assets.partition_checks import day_check_spec, log_day_check
-from forecast_assets.raw.records import SOURCE_POSITION, SOURCE_URI
 from forecast_assets.staging import StagingZone
+from forecast_assets.staging.layout import SOURCE_POSITION, SOURCE_URI
 
 RAW_ACCOUNTING = "raw_accounting"
 

@@ -23,14 +23,6 @@ from forecast_assets.raw.infoclimat_api import (
 from forecast_assets.raw.records import RawBatch, SourceUnavailableError, reject, with_lineage
 from forecast_assets.stations import INFOCLIMAT_STATION_IDS
 
-__all__ = [
-    "InfoClimatApi",
-    "InfoClimatError",
-    "InfoClimatResponseFile",
-    "InfoClimatSource",
-    "parse_response",
-]
-
 DH_UTC_FORMAT = "%Y-%m-%d %H:%M:%S"
 _DH_UTC_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 _JSON_TYPE_NAMES = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean"}

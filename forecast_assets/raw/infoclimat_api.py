@@ -14,6 +14,8 @@ from typing import Any, Callable, Sequence
 import dagster as dg
 import requests
 
+from forecast_assets.raw.records import SourceUnavailableError
+
 #: The environment variable that holds the personal InfoClimat API key.
 TOKEN_ENV_VAR = "INFOCLIMAT_TOKEN"
 
@@ -26,7 +28,7 @@ _TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.except
 _TOKEN_IN_QUERY = re.compile(r"(token=)[^&\s'\"]+")
 
 
-class InfoClimatError(Exception):
+class InfoClimatError(SourceUnavailableError):
     """InfoClimat gave no usable answer; the message names the day, the stations and where it looked."""
 
 

@@ -5,11 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Lineage fields added to every landed row; everything else in a row is the source's own.
-SOURCE_URI = "_source_uri"
-SOURCE_POSITION = "_source_position"
-INGESTED_AT = "_ingested_at"
-LINEAGE_FIELDS = (SOURCE_URI, SOURCE_POSITION, INGESTED_AT)
+from forecast_assets.staging.layout import INGESTED_AT, SOURCE_POSITION, SOURCE_URI
 
 
 class SourceUnavailableError(Exception):

@@ -1,7 +1,7 @@
 """Staging zone: where stages land intermediate files, in a local folder or in S3.
 
-``history`` (list and restore previous raw landings, and its CLI) is imported on its own: it sits
-above the raw stage.
+Every key of the zone is built by :mod:`forecast_assets.staging.layout`; listing and restoring previous
+raw landings is :mod:`forecast_assets.operations.landing_history`.
 """
 
 from forecast_assets.staging.landing import (

@@ -90,7 +90,7 @@ def restore_version(zone: StagingZone, landing: Landing, version: str) -> str:
         raise StagingZoneError(
             f"{landing.label}: no landing version {version!r} under {zone.describe()}/{landing.history_stem}.* "
             f"(versions: {known}); list them with "
-            f"`python -m forecast_assets.staging.history list {landing.label}`"
+            f"`python -m forecast_assets.operations.landing_history list {landing.label}`"
         )
     [chosen] = wanted
     rows = zone.read_bytes(chosen.rows_key) if chosen.rows_key else None

@@ -7,13 +7,18 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
-from forecast_assets.ownership import owners_for
-from forecast_assets.partitions import RAW_SOURCES, daily_partitions, ddmmyy, partition_day
-from forecast_assets.raw.assets import landed_key, raw_asset_key, rejects_key as raw_rejects_key
+from forecast_assets.daily_assets import daily_multi_asset, stage_spec
+from forecast_assets.feeds import FEEDS, Feed
+from forecast_assets.partitions import daily_partitions, partition_day
 from forecast_assets.staging import StagingZone
-from forecast_assets.stations import STATIONS, stations_of
-from forecast_assets.weather.column_schema import column_schema_metadata
-from forecast_assets.weather.dataset import to_jsonl
+from forecast_assets.staging.layout import (
+    dataset_key,
+    quality_key,
+    raw_landed_key,
+    raw_rejects_key,
+    transform_rejects_key,
+)
+from forecast_assets.stations import STATIONS
 from forecast_assets.weather.checks import (
     UNKNOWN_STATION,
     Accounting,
@@ -22,35 +27,16 @@ from forecast_assets.weather.checks import (
     log_outcomes,
     weather_check_specs,
 )
+from forecast_assets.weather.column_schema import column_schema_metadata
+from forecast_assets.weather.dataset import to_jsonl
 from forecast_assets.weather.quality import build_quality_report, report_markdown, temperature_plot_markdown
 from forecast_assets.weather.schema import COLUMNS
-from forecast_assets.weather.transform import (
-    Transformed,
-    deduplicate,
-    measured_columns,
-    transform_infoclimat,
-    transform_wunderground,
-)
+from forecast_assets.weather.transform import TRANSFORMS, Transformed, deduplicate, measured_columns
 
 WEATHER_DATA = dg.AssetKey("weather_data")
-#: Partition D of weather_data reads partition D of every raw source.
+#: Partition D of weather_data reads partition D of every raw feed.
 RAW_PARTITION_MAPPING = dg.IdentityPartitionMapping()
 MEASURED = {station_id: measured_columns(station_id) for station_id in STATIONS}
-
-
-def dataset_key(partition_key: str) -> str:
-    """Staging key of a day's dataset: ``Transform/<DDMMYY>/weather_data.jsonl``."""
-    return f"Transform/{ddmmyy(partition_day(partition_key))}/weather_data.jsonl"
-
-
-def quality_key(partition_key: str) -> str:
-    """Staging key of a day's quality report."""
-    return f"Transform/{ddmmyy(partition_day(partition_key))}/weather_data.quality.json"
-
-
-def rejects_key(partition_key: str) -> str:
-    """Staging key of the raw rows a day's transform rejected, with their reasons."""
-    return f"Transform/{ddmmyy(partition_day(partition_key))}/weather_data.rejects.jsonl"
 
 
 def upstream_partition_keys(partition_key: str) -> list[str]:
@@ -65,29 +51,29 @@ def _station_key(station_id: object) -> str:
     return station_id if station_id in STATIONS else UNKNOWN_STATION
 
 
-def _transform_source(staging: StagingZone, source: str, raw_partition: str) -> tuple[Transformed, Counter]:
-    """One raw partition through its source's transform; the raw rows it held, per station."""
-    rows = staging.read_jsonl(landed_key(source, raw_partition))
-    if source == "InfoClimat":
-        return transform_infoclimat(rows), Counter(_station_key(r.get("id_station")) for r in rows)
-    [station] = stations_of(source)
-    day = partition_day(raw_partition)
-    return transform_wunderground(rows, station.station_id, day), Counter({station.station_id: len(rows)})
+def _stations_of_records(feed: Feed, records: list[object]) -> Counter:
+    """Records of a feed per station: a single-station feed's are all its station's; otherwise the
+    provider's station field says (records without one count as ``unknown``)."""
+    if len(feed.stations) == 1:
+        return Counter({feed.station_ids[0]: len(records)})
+    field = TRANSFORMS[feed.provider].station_field
+    return Counter(_station_key(r.get(field)) if isinstance(r, dict) else UNKNOWN_STATION for r in records)
 
 
-def _raw_rejected(staging: StagingZone, source: str, raw_partition: str) -> Counter:
-    """Records the raw stage rejected for one partition of a source, per station."""
+def _transform_feed(staging: StagingZone, feed: Feed, raw_partition: str) -> tuple[Transformed, Counter]:
+    """One raw partition through its provider's transform; the raw rows it held, per station."""
+    rows = staging.read_jsonl(raw_landed_key(feed.key, raw_partition))
+    transformed = TRANSFORMS[feed.provider].transform(rows, feed, partition_day(raw_partition))
+    return transformed, _stations_of_records(feed, rows)
+
+
+def _raw_rejected(staging: StagingZone, feed: Feed, raw_partition: str) -> Counter:
+    """Records the raw stage rejected for one partition of a feed, per station."""
     try:
-        rejects = staging.read_jsonl(raw_rejects_key(source, raw_partition))
+        rejects = staging.read_jsonl(raw_rejects_key(feed.key, raw_partition))
     except FileNotFoundError:
         return Counter()
-    stations = stations_of(source)
-    if len(stations) == 1:  # a single-station feed: every record is that station's
-        return Counter({stations[0].station_id: len(rejects)})
-    return Counter(
-        _station_key(r["record"].get("id_station")) if isinstance(r.get("record"), dict) else UNKNOWN_STATION
-        for r in rejects
-    )
+    return _stations_of_records(feed, [r.get("record") for r in rejects])
 
 
 @dataclass
@@ -105,13 +91,13 @@ class Day:
 def build_day(staging: StagingZone, partition_key: str) -> Day:
     """Read, convert, de-duplicate and check one day; every raw row is output, rejected or a duplicate."""
     frames, rejects, raw_rows, raw_rejected = [], [], Counter(), Counter()
-    for source in RAW_SOURCES:
+    for feed in FEEDS.values():
         for raw_partition in upstream_partition_keys(partition_key):
-            transformed, read = _transform_source(staging, source, raw_partition)
+            transformed, read = _transform_feed(staging, feed, raw_partition)
             frames.append(transformed.frame)
             rejects.extend(transformed.rejects)
             raw_rows.update(read)
-            raw_rejected.update(_raw_rejected(staging, source, raw_partition))
+            raw_rejected.update(_raw_rejected(staging, feed, raw_partition))
     combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     frame, duplicates = deduplicate(combined)
     accounting = Accounting(
@@ -131,9 +117,9 @@ def write_day(staging: StagingZone, partition_key: str, day: Day) -> str:
     uri = staging.write_bytes(dataset_key(partition_key), to_jsonl(day.frame))
     staging.write_json(quality_key(partition_key), day.report)
     if day.rejects:
-        staging.write_jsonl(rejects_key(partition_key), day.rejects)
-    elif staging.exists(rejects_key(partition_key)):
-        staging.delete(rejects_key(partition_key))
+        staging.write_jsonl(transform_rejects_key(partition_key), day.rejects)
+    elif staging.exists(transform_rejects_key(partition_key)):
+        staging.delete(transform_rejects_key(partition_key))
     return uri
 
 
@@ -160,25 +146,19 @@ def day_metadata(staging: StagingZone, partition_key: str, day: Day, uri: str) -
     }
 
 
-@dg.multi_asset(
-    name="weather_data",
-    specs=[dg.AssetSpec(
-        WEATHER_DATA,
-        group_name="weather",
-        owners=owners_for("weather"),
+@daily_multi_asset(
+    stage_spec(
+        WEATHER_DATA, "weather",
         metadata=column_schema_metadata(),
-        deps=[dg.AssetDep(raw_asset_key(s), partition_mapping=RAW_PARTITION_MAPPING) for s in RAW_SOURCES],
+        deps=[dg.AssetDep(feed.asset_key, partition_mapping=RAW_PARTITION_MAPPING) for feed in FEEDS.values()],
         kinds={"pandas", "pandera"},
         description=(
             "One row per (station_id, timestamp) for every station, in metric units with UTC timestamps, "
             "de-duplicated; partition D holds the WU sheets of local day D and InfoClimat's UTC day D. "
             "Written to `Transform/<DDMMYY>/weather_data.jsonl` with its `weather_data.quality.json`."
         ),
-    )],
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    check_specs=weather_check_specs(WEATHER_DATA),
-    can_subset=True,  # checks are logged per day (forecast_assets.partition_checks), not returned
+    ),
+    weather_check_specs(WEATHER_DATA),
 )
 def weather_data(context: dg.AssetExecutionContext, staging: StagingZone) -> Iterator[dg.MaterializeResult]:
     """The data scientists' dataset, one day at a time (bounded memory across a backfill range)."""

@@ -18,9 +18,9 @@ import pandas as pd
 import pandera.pandas as pa
 from tabulate import tabulate
 
+from forecast_assets.feeds import station_window
 from forecast_assets.partition_checks import day_check_spec, day_target, log_day_check
-from forecast_assets.partitions import partition_day
-from forecast_assets.stations import STATIONS, WEATHER_UNDERGROUND, Station
+from forecast_assets.stations import STATIONS, Station
 from forecast_assets.weather.schema import KEY_COLUMNS, WeatherData
 
 SCHEMA_CONFORMANCE = "schema_conformance"
@@ -142,21 +142,6 @@ def weather_check_specs(asset_key: dg.AssetKey | str | list[str]) -> list[dg.Ass
 # --- the station's day -------------------------------------------------------------------------
 
 
-def station_window(station: Station, partition_key: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The UTC window ``[start, end)`` a station's rows of a partition cover.
-
-    WU sheets are per local day in the station's zone (23 h or 25 h on DST days); InfoClimat
-    observations are per UTC day.
-    """
-    day = pd.Timestamp(partition_day(partition_key))
-    zone = station.timezone if station.source == WEATHER_UNDERGROUND else "UTC"
-    start, end = (
-        t.tz_localize(zone, nonexistent="shift_forward", ambiguous=False).tz_convert("UTC")
-        for t in (day, day + pd.Timedelta(days=1))
-    )
-    return start, end
-
-
 def expected_slots(station: Station, partition_key: str) -> int:
     """How many observations the station should produce in its window for the day."""
     start, end = station_window(station, partition_key)
@@ -184,7 +169,7 @@ def station_coverage(partition_key: str, frame: pd.DataFrame) -> list[dict[str, 
         filled = int(((inside - start) // station.cadence).nunique())
         rows.append({
             "station_id": station.station_id,
-            "source": station.source,
+            "source": station.provider,
             "window_start": start.isoformat(),
             "window_end": end.isoformat(),
             "rows": int(len(stamps)),

@@ -7,9 +7,16 @@ entry point and re-exports them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Optional
+
 import numpy as np
 import pandas as pd
 
+from forecast_assets.feeds import Feed
+from forecast_assets.stations import INFOCLIMAT, WEATHER_UNDERGROUND
 from forecast_assets.weather.schema import KEY_COLUMNS, MEASURE_COLUMNS
 from forecast_assets.weather.transform_common import (
     INFOCLIMAT_FIELDS,
@@ -46,6 +53,22 @@ __all__ = [
     "transform_infoclimat",
     "transform_wunderground",
 ]
+
+
+@dataclass(frozen=True)
+class ProviderTransform:
+    """What the weather stage needs of a provider: its transform, and the raw field naming a record's station."""
+
+    transform: Callable[[list[dict], Feed, date], Transformed]  # (landed rows, feed, partition day)
+    station_field: Optional[str]  # None: every record of a feed is its single station's
+
+
+#: The transform of each provider (the ``provider`` of forecast_assets.feeds entries).
+TRANSFORMS: dict[str, ProviderTransform] = {
+    WEATHER_UNDERGROUND: ProviderTransform(
+        lambda rows, feed, day: transform_wunderground(rows, feed.station_ids[0], day), station_field=None),
+    INFOCLIMAT: ProviderTransform(lambda rows, feed, day: transform_infoclimat(rows), station_field="id_station"),
+}
 
 
 def deduplicate(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

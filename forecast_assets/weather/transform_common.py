@@ -9,7 +9,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from forecast_assets.raw.records import INGESTED_AT, LINEAGE_FIELDS, SOURCE_POSITION, SOURCE_URI
+from forecast_assets.staging.layout import INGESTED_AT, LINEAGE_FIELDS, SOURCE_POSITION, SOURCE_URI
 from forecast_assets.stations import INFOCLIMAT, STATIONS, WEATHER_UNDERGROUND, Station
 from forecast_assets.weather.schema import COLUMNS, MEASURE_COLUMNS, RANGE_BOUNDS, TIMESTAMP_DTYPE, below_and_above
 
@@ -80,14 +80,14 @@ def is_synop(station: Station) -> bool:
     stations.py has no station type, so it is derived from the cadence: synop stations report
     hourly, the amateur "static" stations every 10 minutes.
     """
-    return station.source == INFOCLIMAT and station.cadence >= timedelta(hours=1)
+    return station.provider == INFOCLIMAT and station.cadence >= timedelta(hours=1)
 
 
 def measured_columns(station_id: str) -> list[str]:
     """The contract measure columns a station actually reports (contract order); others are always null."""
     station = STATIONS[station_id]
-    if station.source != INFOCLIMAT:
-        return list(MEASURED_COLUMNS[station.source])
+    if station.provider != INFOCLIMAT:
+        return list(MEASURED_COLUMNS[station.provider])
     skipped = () if is_synop(station) else INFOCLIMAT_STATIC_NULL_FIELDS + INFOCLIMAT_SYNOP_ONLY_FIELDS
     unmeasured = {INFOCLIMAT_FIELDS[field] for field in skipped}
     return [column for column in MEASURED_COLUMNS[INFOCLIMAT] if column not in unmeasured]
@@ -122,7 +122,7 @@ def build_frame(
     """
     n = len(station_codes)
     data: dict[str, Any] = {}
-    for column, attribute in zip(STATION_COLUMNS, ("station_id", "name", "source", "latitude",
+    for column, attribute in zip(STATION_COLUMNS, ("station_id", "name", "provider", "latitude",
                                                    "longitude", "elevation_m")):
         numeric = column in ("latitude", "longitude", "elevation_m")
         blank = np.nan if numeric else ""  # a None station: never selected by a kept row

@@ -21,7 +21,7 @@ from forecast_assets.weather.units import convert_values, factorize
 
 DH_UTC_FORMAT = "%Y-%m-%d %H:%M:%S"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_INFOCLIMAT_IDS = sorted(s.station_id for s in STATIONS.values() if s.source == INFOCLIMAT)
+_INFOCLIMAT_IDS = sorted(s.station_id for s in STATIONS.values() if s.provider == INFOCLIMAT)
 
 
 def _dh_utc_micros(value: Any) -> int | None:
@@ -49,7 +49,7 @@ def transform_infoclimat(rows: list[dict]) -> Transformed:
 
     ids = column_values(rows, "id_station")
     id_codes, id_uniques = factorize(ids)
-    known = [isinstance(u, str) and u in STATIONS and STATIONS[u].source == INFOCLIMAT for u in id_uniques]
+    known = [isinstance(u, str) and u in STATIONS and STATIONS[u].provider == INFOCLIMAT for u in id_uniques]
     stations = [STATIONS[u] if ok else None for u, ok in zip(id_uniques, known)]
     unknown = ~np.append(np.array(known, dtype=bool), False)[id_codes]
     problems.append((unknown, lambda i: (

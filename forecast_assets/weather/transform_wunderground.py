@@ -66,7 +66,7 @@ def transform_wunderground(rows: list[dict], station_id: str, day: date) -> Tran
     with the reason. Duplicates are kept (see ``deduplicate``).
     """
     station = STATIONS.get(station_id)
-    if station is None or station.source != WEATHER_UNDERGROUND:
+    if station is None or station.provider != WEATHER_UNDERGROUND:
         raise ValueError(f"{station_id!r} is not a Weather Underground station in stations.py")
     n = len(rows)
     problems: list[tuple[np.ndarray, Any]] = []

@@ -54,18 +54,17 @@ import yaml
 from pymongo import MongoClient, monitoring
 
 from forecast_assets.definitions import build_defs
-from forecast_assets.mongo.load import MEASUREMENTS, STATIONS as STATIONS_COLLECTION, ensure_collections
+from forecast_assets.feeds import INFOCLIMAT_POOL, station_window
+from forecast_assets.mongo.load import MEASUREMENTS, ensure_collections
+from forecast_assets.mongo.load import STATIONS as STATIONS_COLLECTION
 from forecast_assets.mongo.resources import MongoResource
 from forecast_assets.mongo.sync import sync_windows
-from forecast_assets.raw.assets import INFOCLIMAT_POOL
 from forecast_assets.raw.infoclimat import InfoClimatResponseFile
-from forecast_assets.raw.records import INGESTED_AT
 from forecast_assets.raw.wunderground import WundergroundSource
 from forecast_assets.sample_data import BE_WORKBOOK, FR_WORKBOOK, INFOCLIMAT_RESPONSE
 from forecast_assets.staging import LocalStagingZone, S3StagingZone
+from forecast_assets.staging.layout import INGESTED_AT, dataset_key
 from forecast_assets.stations import STATIONS
-from forecast_assets.weather.assets import dataset_key
-from forecast_assets.weather.checks import station_window
 from forecast_assets.weather.dataset import from_jsonl
 from forecast_assets_tests.mongo.conftest import mongo_server  # noqa: F401  (session fixture)
 from forecast_assets_tests.ui.conftest import (

@@ -16,10 +16,11 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from forecast_assets.definitions import build_defs
-from forecast_assets.raw.assets import landed_key, raw_asset_key
+from forecast_assets.feeds import raw_asset_key
 from forecast_assets.raw.infoclimat import InfoClimatApi
 from forecast_assets.staging import LocalStagingZone
-from forecast_assets.weather.assets import WEATHER_DATA, quality_key
+from forecast_assets.staging.layout import quality_key, raw_landed_key
+from forecast_assets.weather.assets import WEATHER_DATA
 from forecast_assets_tests.raw.test_infoclimat import PATH, TOKEN, response_doc, static, synop
 
 DAY = "2024-10-05"
@@ -67,7 +68,7 @@ def assert_reconciled(result, staging: LocalStagingZone, served: int, rejected_a
     evaluations = checks(result)
     assert all(evaluations[f"raw/{source}", "raw_accounting"].passed for source in ("BE", "FR", "InfoClimat"))
     assert evaluations["weather_data", "reconciliation"].passed
-    landed = staging.read_jsonl(landed_key("InfoClimat", DAY))
+    landed = staging.read_jsonl(raw_landed_key("InfoClimat", DAY))
     assert len(landed) + rejected_at_raw == served
     report = staging.read_json(quality_key(DAY))
     rows = {r["station_id"]: r for r in report["rows_per_station"]}
@@ -156,7 +157,7 @@ def test_unusable_answers_fail_the_day_clearly(httpserver: HTTPServer, staging, 
     httpserver.expect_request(PATH).respond_with_response(response)
     result = run(httpserver, staging)
     _assert_failed_naming(result, *needles)
-    assert not staging.exists(landed_key("InfoClimat", DAY))
+    assert not staging.exists(raw_landed_key("InfoClimat", DAY))
 
 
 @pytest.mark.integration

@@ -33,7 +33,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from forecast_assets.raw.assets import INFOCLIMAT_POOL
+from forecast_assets.feeds import INFOCLIMAT_POOL
 from forecast_assets.sample_data import INFOCLIMAT_RESPONSE
 
 REPO = Path(__file__).resolve().parents[2]

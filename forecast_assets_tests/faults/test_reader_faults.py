@@ -18,12 +18,14 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from forecast_assets.raw.assets import build_raw_asset, rejects_key
-from forecast_assets.raw.infoclimat import InfoClimatError, InfoClimatResponseFile
-from forecast_assets.raw.records import LINEAGE_FIELDS, SOURCE_POSITION, SourceUnavailableError
+from forecast_assets.raw.assets import build_raw_asset
+from forecast_assets.raw.infoclimat import InfoClimatResponseFile
+from forecast_assets.raw.infoclimat_api import InfoClimatError
+from forecast_assets.raw.records import SourceUnavailableError
 from forecast_assets.raw.wunderground import WU_COLUMNS, WundergroundSource, read_airbyte_day, read_workbook_day
 from forecast_assets.sample_data import BE_WORKBOOK, FR_WORKBOOK
 from forecast_assets.staging import LocalStagingZone
+from forecast_assets.staging.layout import LINEAGE_FIELDS, SOURCE_POSITION, raw_rejects_key
 from forecast_assets_tests.raw.test_infoclimat import PATH, TOKEN, api, response_doc, static, synop
 from forecast_assets_tests.raw.test_wunderground import airbyte_line, write_workbook, wu_row
 
@@ -215,7 +217,7 @@ def test_a_second_sheet_for_the_same_day_is_rejected_row_by_row(tmp_path, stagin
     assert day == "2024-10-05" and (metadata["dagster/row_count"], metadata["rows_rejected"]) == (3, 4)
     [(day, evaluation)] = accounting(result).items()
     assert day == "2024-10-05" and evaluation.passed and counted(evaluation) == (7, 3, 4)
-    assert len(staging.read_jsonl(rejects_key("FR", "2024-10-05"))) == 4
+    assert len(staging.read_jsonl(raw_rejects_key("FR", "2024-10-05"))) == 4
 
 
 # --- 6. a formula cell without a cached value --------------------------------------------------
@@ -268,8 +270,8 @@ def test_an_undated_record_is_rejected_once_not_once_per_day(tmp_path, staging):
     assert all(e.passed for e in evaluations.values())
     assert {day: counted(e) for day, e in evaluations.items()} == {
         "2024-10-05": (6, 2, 4), "2024-10-06": (2, 2, 0), "2024-10-07": (2, 2, 0)}
-    assert len(staging.read_jsonl(rejects_key("InfoClimat", "2024-10-05"))) == 4
-    assert not any(staging.exists(rejects_key("InfoClimat", d)) for d in ("2024-10-06", "2024-10-07"))
+    assert len(staging.read_jsonl(raw_rejects_key("InfoClimat", "2024-10-05"))) == 4
+    assert not any(staging.exists(raw_rejects_key("InfoClimat", d)) for d in ("2024-10-06", "2024-10-07"))
 
 
 def test_through_the_api_each_answer_rejects_its_undated_records_once():

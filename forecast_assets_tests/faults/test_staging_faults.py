@@ -21,13 +21,14 @@ import openpyxl
 import pytest
 
 from forecast_assets.partitions import partition_day
-from forecast_assets.raw.assets import build_raw_asset, land_batch, landed_key, rejects_key
+from forecast_assets.raw.assets import build_raw_asset, land_batch
 from forecast_assets.raw.records import RawBatch, reject, with_lineage
 from forecast_assets.raw.wunderground import WU_COLUMNS, WundergroundSource
 from forecast_assets.sample_data import BE_WORKBOOK
 from forecast_assets.sample_data.generate import generate_wu_workbook
 from forecast_assets.staging import LocalStagingZone, S3StagingZone, StagingZoneError
-from forecast_assets.staging.history import landing_history, restore_landing
+from forecast_assets.operations.landing_history import landing_history, restore_landing
+from forecast_assets.staging.layout import raw_landed_key, raw_rejects_key
 
 DAY = "2024-10-05"
 FR = "ILAMAD25"
@@ -55,17 +56,17 @@ def test_a_rerun_with_a_decimal_comma_workbook_keeps_the_good_landing_restorable
     staging = LocalStagingZone(root=str(tmp_path / "staging"))
     resources = {"staging": staging, "wu_fr": WundergroundSource(station_id=FR, location=str(workbook))}
     assert dg.materialize([build_raw_asset("FR")], resources=resources, partition_key=DAY).success
-    good = staging.read_bytes(landed_key("FR", DAY))
-    assert len(staging.read_jsonl(landed_key("FR", DAY))) == 288
+    good = staging.read_bytes(raw_landed_key("FR", DAY))
+    assert len(staging.read_jsonl(raw_landed_key("FR", DAY))) == 288
 
     _decimal_commas(workbook)
     assert dg.materialize([build_raw_asset("FR")], resources=resources, partition_key=DAY).success
-    assert all("," in row["Temperature"] for row in staging.read_jsonl(landed_key("FR", DAY)))
+    assert all("," in row["Temperature"] for row in staging.read_jsonl(raw_landed_key("FR", DAY)))
 
     [version] = landing_history(staging, "FR", DAY)
     assert staging.read_bytes(version.rows_key) == good
     restore_landing(staging, "FR", DAY, version.version)
-    assert staging.read_bytes(landed_key("FR", DAY)) == good
+    assert staging.read_bytes(raw_landed_key("FR", DAY)) == good
 
 
 # --- a landing killed at any step ----------------------------------------------------------------
@@ -138,19 +139,19 @@ def test_a_landing_killed_at_any_write_never_loses_the_previous_landing(zone_fac
     for n in range(1, 10):
         zone = zone_factory(n)
         land_batch(zone, "BE", DAY, GOOD)
-        good = (zone.read_bytes(landed_key("BE", DAY)), zone.read_bytes(rejects_key("BE", DAY)))
+        good = (zone.read_bytes(raw_landed_key("BE", DAY)), zone.read_bytes(raw_rejects_key("BE", DAY)))
         if _land_in_a_child(lambda: zone_factory(n), WORSE, kill_at=n) != signal.SIGKILL:
             break  # the landing finished before its n-th write: every step was tried
         killed_at.append(n)
         # The good landing is either still live or complete in history, and restorable either way.
-        live = (zone.read_bytes(landed_key("BE", DAY)), zone.read_bytes(rejects_key("BE", DAY)))
+        live = (zone.read_bytes(raw_landed_key("BE", DAY)), zone.read_bytes(raw_rejects_key("BE", DAY)))
         if live != good:
             [version] = landing_history(zone, "BE", DAY)
             restore_landing(zone, "BE", DAY, version.version)
-            assert (zone.read_bytes(landed_key("BE", DAY)), zone.read_bytes(rejects_key("BE", DAY))) == good
+            assert (zone.read_bytes(raw_landed_key("BE", DAY)), zone.read_bytes(raw_rejects_key("BE", DAY))) == good
         # and the rerun after the kill completes the landing and keeps the good one
         land_batch(zone, "BE", DAY, WORSE)
-        assert zone.read_jsonl(landed_key("BE", DAY)) == []
+        assert zone.read_jsonl(raw_landed_key("BE", DAY)) == []
         assert good in [(zone.read_bytes(v.rows_key), zone.read_bytes(v.rejects_key))
                         for v in landing_history(zone, "BE", DAY)]
     assert killed_at == [1, 2, 3, 4]  # copy rows, copy rejects, write rows, write rejects
@@ -193,7 +194,7 @@ def test_a_raw_run_into_a_file_instead_of_a_folder_fails_naming_the_key_and_the_
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     message = str(failure.event_specific_data.error)
-    assert "StagingZoneError" in message and landed_key("BE", DAY) in message
+    assert "StagingZoneError" in message and raw_landed_key("BE", DAY) in message
     assert "FORECAST_STAGING_DIR" in message
 
 

@@ -20,14 +20,20 @@ import pytest
 from forecast_assets.mongo.assets import weather_measurements
 from forecast_assets.mongo.load import MEASUREMENTS
 from forecast_assets.partitions import ddmmyy, partition_day
-from forecast_assets.raw.assets import landed_key, raw_assets
-from forecast_assets.raw.assets import rejects_key as raw_rejects_key
+from forecast_assets.raw.assets import raw_assets
 from forecast_assets.raw.wunderground import WU_COLUMNS, WundergroundSource
 from forecast_assets.resources import resources_for
 from forecast_assets.sample_data import BE_WORKBOOK
 from forecast_assets.sample_data.generate import generate_wu_workbook
 from forecast_assets.staging import LocalStagingZone
-from forecast_assets.weather.assets import dataset_key, quality_key, rejects_key, weather_data
+from forecast_assets.staging.layout import (
+    dataset_key,
+    quality_key,
+    raw_landed_key,
+    raw_rejects_key,
+    transform_rejects_key,
+)
+from forecast_assets.weather.assets import weather_data
 from forecast_assets.weather.dataset import from_jsonl
 from forecast_assets.weather.units import IN_TO_MM, INHG_TO_HPA, MPH_TO_KMH
 from forecast_assets_tests.mongo.conftest import mongo, mongo_server  # noqa: F401  (fixtures)
@@ -179,9 +185,9 @@ def assert_accounted(result, staging: LocalStagingZone, days: list[str], workboo
             assert row["raw_rows"] == balance, (day, row)
             assert row["balanced"] and row["matches_frame"], (day, row)
         [fr] = [r for r in report["rows_per_station"] if r["station_id"] == FR]
-        assert fr["raw_rows"] == len(staging.read_jsonl(landed_key("FR", day)))
+        assert fr["raw_rows"] == len(staging.read_jsonl(raw_landed_key("FR", day)))
         assert fr["output_rows"] == len(fr_frame(staging, day))
-        rejected = staging.read_jsonl(rejects_key(day)) if staging.exists(rejects_key(day)) else []
+        rejected = staging.read_jsonl(transform_rejects_key(day)) if staging.exists(transform_rejects_key(day)) else []
         assert fr["rejected"] == sum(1 for r in rejected if r["station_id"] == FR)
         assert report["totals"]["duplicates_dropped"] == report["duplicates"]["count"]
         fr_rows[day] = fr
@@ -197,7 +203,7 @@ def assert_accounted(result, staging: LocalStagingZone, days: list[str], workboo
         assert metadata["rows_rejected"].value == raw_rejected, day
         assert metadata["dagster/row_count"].value + raw_rejected == sheet_rows(
             workbook, ddmmyy(partition_day(day))), day
-        assert metadata["path"].value == staging.uri(landed_key("FR", day)), day
+        assert metadata["path"].value == staging.uri(raw_landed_key("FR", day)), day
     return fr_rows
 
 
@@ -275,7 +281,7 @@ def test_values_are_converted_by_their_own_unit_suffix(tmp_path, staging, mongo)
     assert local(MIXED_DAY, "00:14") not in mixed.index and local(MIXED_DAY, "00:19") not in mixed.index
 
     # the rejected rows name the field and the unit
-    rejects = {r["_source_position"]: r["reason"] for r in staging.read_jsonl(rejects_key(MIXED_DAY))
+    rejects = {r["_source_position"]: r["reason"] for r in staging.read_jsonl(transform_rejects_key(MIXED_DAY))
                if r["station_id"] == FR}
     sheet = ddmmyy(partition_day(MIXED_DAY))
     assert set(rejects) == {f"sheet={sheet} row=4", f"sheet={sheet} row=5"}
@@ -283,7 +289,7 @@ def test_values_are_converted_by_their_own_unit_suffix(tmp_path, staging, mongo)
         "Temperature: '12 kg' has unit 'kg', which is not a unit of temperature_c")
     assert rejects[f"sheet={sheet} row=5"].startswith(
         "Speed: '5.0 °F' has unit '°F', which is not a unit of wind_speed_kmh")
-    assert not staging.exists(rejects_key(METRIC_DAY))
+    assert not staging.exists(transform_rejects_key(METRIC_DAY))
     [unreadable] = staging.read_jsonl(raw_rejects_key("FR", MIXED_DAY))  # rejected before the transform
     assert (unreadable["reason"], unreadable["_source_position"]) == (
         "Time '25:61' is not a time of day", f"sheet={sheet} row=7")
@@ -335,7 +341,7 @@ def test_out_of_range_values_reject_their_rows_with_reasons_and_the_rest_loads(
 
     assert result.success
     assert passed_on(result, "schema_conformance", [HOT_DAY])  # nothing impossible reached the dataset
-    rejected = [r for r in staging.read_jsonl(rejects_key(HOT_DAY)) if r["station_id"] == FR]
+    rejected = [r for r in staging.read_jsonl(transform_rejects_key(HOT_DAY)) if r["station_id"] == FR]
     assert sorted(r["reason"] for r in rejected) == [
         "Humidity: '187 %' is 187 in humidity_pct, outside its physical range (0 to 100)",
         "Temperature: '212.0 °F' is 100 in temperature_c, outside its physical range (-50 to 60)",
@@ -360,7 +366,7 @@ def assert_fr_day_failed(result, staging: LocalStagingZone, mongo, day: str, mes
     and the day's other WU source still landed and accounts for every row it read."""
     assert not result.success
     assert failure_messages(result) == [message]
-    assert not staging.exists(landed_key("FR", day))
+    assert not staging.exists(raw_landed_key("FR", day))
     assert not materialized(result, "raw__FR") and not materialized(result, "weather_data")
     assert not materialized(result, "mongodb__weather_measurements")
     assert mongo.get_database()[MEASUREMENTS].count_documents({}) == 0

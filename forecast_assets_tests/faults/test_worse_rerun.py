@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from forecast_assets.feeds import station_window
 from forecast_assets.mongo.assets import weather_measurements
 from forecast_assets.mongo.checks import NO_SHRINK, RECONCILIATION
 from forecast_assets.mongo.load import MEASUREMENTS
@@ -23,7 +24,7 @@ from forecast_assets.resources import resources_for
 from forecast_assets.sample_data import BE_WORKBOOK
 from forecast_assets.staging import LocalStagingZone
 from forecast_assets.stations import STATIONS
-from forecast_assets.weather.checks import STATION_DAY_REJECTS, station_window
+from forecast_assets.weather.checks import STATION_DAY_REJECTS
 from forecast_assets_tests.faults.test_workbooks import BE, COL, FR, LINEAGE, fr_workbook
 from forecast_assets_tests.mongo.conftest import mongo, mongo_server  # noqa: F401  (fixtures)
 

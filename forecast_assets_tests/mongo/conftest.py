@@ -54,11 +54,11 @@ def weather_frame(rows_per_station: int = 10, start: str = "2024-10-01", freq: s
         s = STATIONS[sid]
         n = rows_per_station
         stamps = pd.date_range(start, periods=n, freq=freq, tz="UTC", unit="us")
-        wu = s.source == "weather_underground"
+        wu = s.provider == "weather_underground"
         part = pd.DataFrame({
             "station_id": pd.Series([sid] * n, dtype="str"),
             "station_name": pd.Series([s.name] * n, dtype="str"),
-            "source": pd.Series([s.source] * n, dtype="str"),
+            "source": pd.Series([s.provider] * n, dtype="str"),
             "latitude": float(s.latitude),
             "longitude": float(s.longitude),
             "elevation_m": float(s.elevation_m),

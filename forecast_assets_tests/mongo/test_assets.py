@@ -12,13 +12,14 @@ import pandas as pd
 import pytest
 
 from forecast_assets.definitions import build_defs
+from forecast_assets.feeds import raw_asset_key
 from forecast_assets.mongo.assets import WEATHER_MEASUREMENTS
 from forecast_assets.mongo.load import MEASUREMENTS
 from forecast_assets.mongo.local_server import LocalMongoServer
 from forecast_assets.mongo.resources import MongoResource
-from forecast_assets.raw.assets import raw_asset_key
 from forecast_assets.staging import LocalStagingZone
-from forecast_assets.weather.assets import WEATHER_DATA, dataset_key
+from forecast_assets.staging.layout import dataset_key
+from forecast_assets.weather.assets import WEATHER_DATA
 from forecast_assets.weather.dataset import from_jsonl, to_jsonl
 from forecast_assets_tests.mongo.conftest import mongo_server  # noqa: F401  (session fixture)
 

@@ -13,7 +13,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from dagster._utils.schedules import schedule_execution_time_iterator
 from pytest_httpserver import HTTPServer
 
-from forecast_assets.operations.alerts import AlertDeliveryError, LocalAlertSink, WebhookAlertSink
+from forecast_assets.operations.alerts import AlertDeliveryError, AlertPolicy, LocalAlertSink, WebhookAlertSink
 from forecast_assets.operations.freshness import (
     FRESHNESS_ASSETS,
     FRESHNESS_CHECK,
@@ -24,7 +24,6 @@ from forecast_assets.operations.freshness import (
     latest_deadline,
 )
 from forecast_assets.operations.schedules import weekly_weather_pipeline
-from forecast_assets.operations.sensors import AlertPolicy
 from forecast_assets.resources import resources_for
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -9,7 +9,7 @@ from dagster._utils.schedules import schedule_execution_time_iterator
 
 from forecast_assets.definitions import build_defs
 from forecast_assets.jobs import weather_pipeline_job
-from forecast_assets.operations.alerts import LocalAlertSink
+from forecast_assets.operations.alerts import AlertPolicy, LocalAlertSink
 from forecast_assets.operations.schedules import (
     EXECUTION_TIMEZONE,
     WEEKLY_CRON,
@@ -17,7 +17,6 @@ from forecast_assets.operations.schedules import (
     week_before,
     weekly_weather_pipeline,
 )
-from forecast_assets.operations.sensors import AlertPolicy, alert_sensors
 from forecast_assets_tests.mongo.conftest import mongo, mongo_server  # noqa: F401  (fixtures)
 
 PARIS = ZoneInfo(EXECUTION_TIMEZONE)
@@ -181,7 +180,7 @@ def test_a_scheduled_run_records_each_days_own_figures_and_checks(tmp_path, mong
     from forecast_assets.sample_data import INFOCLIMAT_RESPONSE
     from forecast_assets.sample_data.generate import generate_wu_workbook
     from forecast_assets.staging import LocalStagingZone
-    from forecast_assets.weather.assets import dataset_key
+    from forecast_assets.staging.layout import dataset_key
 
     tick = paris(2024, 10, 9, 22)  # requests Wed 2 ... Tue 8 Oct
     [request] = weekly_weather_pipeline.evaluate_tick(

@@ -8,8 +8,14 @@ import dagster as dg
 import pytest
 from pytest_httpserver import HTTPServer
 
-from forecast_assets.operations.alerts import AlertDeliveryError, LocalAlertSink, SnsAlertSink, WebhookAlertSink
-from forecast_assets.operations.sensors import AlertPolicy, check_alert_sensor, run_failure_alert_sensor
+from forecast_assets.operations.alerts import (
+    AlertDeliveryError,
+    AlertPolicy,
+    LocalAlertSink,
+    SnsAlertSink,
+    WebhookAlertSink,
+)
+from forecast_assets.operations.sensors import check_alert_sensor, run_failure_alert_sensor
 
 #: Real Dagster runs on real instances, twice (two event-log layouts): ~1 min.
 pytestmark = pytest.mark.integration

@@ -9,18 +9,19 @@ from datetime import time
 import dagster as dg
 import openpyxl
 import pytest
-
 from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from forecast_assets.definitions import build_defs
+from forecast_assets.feeds import raw_asset_key
 from forecast_assets.partitions import ddmmyy, partition_day
-from forecast_assets.raw.assets import build_raw_asset, landed_key, raw_asset_key, rejects_key
+from forecast_assets.raw.assets import build_raw_asset
 from forecast_assets.raw.checks import RAW_ACCOUNTING
 from forecast_assets.raw.infoclimat import InfoClimatResponseFile
 from forecast_assets.raw.wunderground import WU_COLUMNS, WundergroundSource
 from forecast_assets.sample_data import BE_WORKBOOK, FR_WORKBOOK, INFOCLIMAT_RESPONSE
 from forecast_assets.staging import LocalStagingZone
+from forecast_assets.staging.layout import raw_landed_key, raw_rejects_key
 from forecast_assets_tests.raw.test_wunderground import write_workbook, wu_row
 
 WEEK = [f"2024-10-0{d}" for d in range(1, 8)]
@@ -59,9 +60,9 @@ def test_sample_week_lands_all_21_partitions(staging):
 
     assert result.success
     for source, expected in (("BE", BE_ROWS), ("FR", FR_ROWS)):
-        counts = [len(staging.read_jsonl(landed_key(source, day))) for day in WEEK]
+        counts = [len(staging.read_jsonl(raw_landed_key(source, day))) for day in WEEK]
         assert counts == expected, source
-    per_day = [len(staging.read_jsonl(landed_key("InfoClimat", day))) for day in WEEK]
+    per_day = [len(staging.read_jsonl(raw_landed_key("InfoClimat", day))) for day in WEEK]
     assert per_day == INFOCLIMAT_ROWS and sum(per_day) == 1143
     assert staging.list_keys("raw/BE/011024") == ["raw/BE/011024/IICHTE19.jsonl"]
 
@@ -73,12 +74,12 @@ def test_sample_week_lands_all_21_partitions(staging):
             metadata = by_day[day].metadata
             assert metadata["dagster/row_count"].value == rows, (source, day)
             assert metadata["rows_rejected"].value == 0, (source, day)
-            assert metadata["path"].value == staging.uri(landed_key(source, day)), (source, day)
+            assert metadata["path"].value == staging.uri(raw_landed_key(source, day)), (source, day)
     infoclimat = materializations_by_day(result, "raw__InfoClimat")
     for day in WEEK[:4]:
         assert infoclimat[day].metadata["preview"].value == "_no rows_"
     for day in WEEK[4:]:
-        [first] = staging.read_jsonl(landed_key("InfoClimat", day))[:1]
+        [first] = staging.read_jsonl(raw_landed_key("InfoClimat", day))[:1]
         assert first["dh_utc"].startswith(day) and first["dh_utc"] in infoclimat[day].metadata["preview"].value
 
 
@@ -113,7 +114,7 @@ def test_one_week_run_records_each_days_own_materialization_and_accounting_in_th
             metadata = record.asset_materialization.metadata
             assert metadata["dagster/row_count"].value == rows, day
             assert metadata["rows_rejected"].value == 0, day
-            assert metadata["path"].value == staging.uri(landed_key("BE", day))
+            assert metadata["path"].value == staging.uri(raw_landed_key("BE", day))
             assert metadata["path"].value.endswith(f"/raw/BE/{ddmmyy(partition_day(day))}/IICHTE19.jsonl")
 
             [execution] = instance.event_log_storage.get_asset_check_execution_history(
@@ -134,7 +135,7 @@ def test_workbook_values_are_carried_through_unchanged(staging):
 
     sheet = openpyxl.load_workbook(BE_WORKBOOK, read_only=True)["011024"]
     cells = [row for row in sheet.iter_rows(min_row=2, values_only=True)]
-    landed = staging.read_jsonl(landed_key("BE", "2024-10-01"))
+    landed = staging.read_jsonl(raw_landed_key("BE", "2024-10-01"))
     assert len(landed) == len(cells)
     for row, original in zip(landed, cells):
         assert row["Time"] == original[0].strftime("%H:%M:%S")
@@ -152,7 +153,7 @@ def test_infoclimat_records_are_carried_through_unchanged(staging):
         record for station, records in document["hourly"].items() if station != "_params"
         for record in records if record["dh_utc"].startswith("2024-10-06")
     ]
-    landed = staging.read_jsonl(landed_key("InfoClimat", "2024-10-06"))
+    landed = staging.read_jsonl(raw_landed_key("InfoClimat", "2024-10-06"))
     assert [{k: r[k] for k in e} for r, e in zip(landed, expected)] == expected
     assert Counter(r["id_station"] for r in landed)["00052"] == 144
 
@@ -165,14 +166,14 @@ def test_bad_rows_go_to_rejects_and_reruns_leave_no_stale_rejects(tmp_path, stag
 
     metadata = result.asset_materializations_for_node("raw__BE")[0].metadata
     assert metadata["dagster/row_count"].value == 2 and metadata["rows_rejected"].value == 1
-    [rejected] = staging.read_jsonl(rejects_key("BE", "2024-10-01"))
+    [rejected] = staging.read_jsonl(raw_rejects_key("BE", "2024-10-01"))
     assert rejected["reason"] == "Time 'not a time' is not a time of day"
     assert rejected["_source_position"] == "sheet=011024 row=3"
 
     write_workbook(workbook, {"011024": [wu_row(time(0, 4))]})
     dg.materialize([build_raw_asset("BE")], resources=resources, partition_key="2024-10-01")
-    assert not staging.exists(rejects_key("BE", "2024-10-01"))
-    assert len(staging.read_jsonl(landed_key("BE", "2024-10-01"))) == 1
+    assert not staging.exists(raw_rejects_key("BE", "2024-10-01"))
+    assert len(staging.read_jsonl(raw_landed_key("BE", "2024-10-01"))) == 1
 
 
 def test_missing_sheet_fails_naming_source_day_and_place(tmp_path, staging):
@@ -180,7 +181,7 @@ def test_missing_sheet_fails_naming_source_day_and_place(tmp_path, staging):
     resources = {"staging": staging, "wu_fr": WundergroundSource(station_id="ILAMAD25", location=str(workbook))}
     with pytest.raises(Exception, match=r"raw/FR partition 2024-10-01: workbook .*wb.xlsx has no sheet '011024' for 2024-10-01"):
         dg.materialize([build_raw_asset("FR")], resources=resources, partition_key="2024-10-01")
-    assert not staging.exists(landed_key("FR", "2024-10-01"))
+    assert not staging.exists(raw_landed_key("FR", "2024-10-01"))
 
 
 def test_missing_infoclimat_response_fails_naming_path(tmp_path, staging):

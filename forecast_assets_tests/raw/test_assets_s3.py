@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from forecast_assets.definitions import build_defs
-from forecast_assets.raw.assets import raw_asset_key
+from forecast_assets.feeds import raw_asset_key
 from forecast_assets.sample_data import INFOCLIMAT_RESPONSE
 
 

@@ -8,21 +8,28 @@ import dagster as dg
 import pytest
 
 from forecast_assets.definitions import build_defs
+from forecast_assets.feeds import raw_asset_key, station_window
 from forecast_assets.mongo.assets import WEATHER_MEASUREMENTS
 from forecast_assets.mongo.checks import WEATHER_DATA_PASSED
 from forecast_assets.mongo.load import MEASUREMENTS
 from forecast_assets.partitions import daily_partitions
-from forecast_assets.raw.assets import build_raw_asset, landed_key, raw_asset_key, rejects_key
+from forecast_assets.raw.assets import build_raw_asset
 from forecast_assets.raw.checks import RAW_ACCOUNTING
 from forecast_assets.raw.wunderground import WundergroundSource
 from forecast_assets.staging import LocalStagingZone
+from forecast_assets.staging.layout import dataset_key, raw_landed_key, raw_rejects_key
 from forecast_assets.stations import STATIONS
-from forecast_assets.weather.assets import WEATHER_DATA, dataset_key
-from forecast_assets.weather.checks import station_window
+from forecast_assets.weather.assets import WEATHER_DATA
 from forecast_assets.weather.dataset import from_jsonl
 from forecast_assets_tests.mongo.conftest import mongo, mongo_server  # noqa: F401  (fixtures)
 from forecast_assets_tests.raw.test_assets import (  # noqa: F401  (staging: fixture)
-    BE_ROWS, FR_ROWS, INFOCLIMAT_ROWS, RAW_KEYS, WEEK, run_week, staging,
+    BE_ROWS,
+    FR_ROWS,
+    INFOCLIMAT_ROWS,
+    RAW_KEYS,
+    WEEK,
+    run_week,
+    staging,
 )
 from forecast_assets_tests.raw.test_wunderground import write_workbook, wu_row
 
@@ -116,7 +123,7 @@ def test_sample_week_balances_every_partition(staging):
             evaluation = evaluations[day]
             assert evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR, (source, day)
             assert totals(evaluation) == {"read": rows, "landed": rows, "rejected": 0}, (source, day)
-            assert rows == len(staging.read_jsonl(landed_key(source, day))), (source, day)
+            assert rows == len(staging.read_jsonl(raw_landed_key(source, day))), (source, day)
             assert evaluation.metadata["problems"].value == "none"
             assert evaluation.description == f"{day}: {rows} record(s) read = {rows} landed + 0 rejected"
         assert sum(totals(e)["landed"] for e in evaluations.values()) == total, source
@@ -132,7 +139,7 @@ def test_bad_rows_are_counted_as_rejected(tmp_path, staging):
     evaluation = day_accounting(result)
     assert result.success and evaluation.passed
     assert totals(evaluation) == {"read": 7, "landed": 4, "rejected": 3}
-    assert len(staging.read_jsonl(rejects_key("BE", DAY))) == 3
+    assert len(staging.read_jsonl(raw_rejects_key("BE", DAY))) == 3
 
 
 @pytest.mark.parametrize("fault, landed, problem", [
@@ -142,7 +149,7 @@ def test_bad_rows_are_counted_as_rejected(tmp_path, staging):
 ])
 def test_landed_file_that_does_not_hold_what_was_read_fails(tmp_path, fault, landed, problem):
     workbook = write_workbook(tmp_path / "wb.xlsx", {"011024": [wu_row(time(0, m)) for m in (4, 14, 24)]})
-    staging = FaultyStagingZone(root=str(tmp_path / "staging"), fault_key=landed_key("BE", DAY), fault=fault)
+    staging = FaultyStagingZone(root=str(tmp_path / "staging"), fault_key=raw_landed_key("BE", DAY), fault=fault)
 
     result = materialize_be(staging, workbook)
 
@@ -164,7 +171,7 @@ def test_failed_day_is_kept_out_of_mongodb_and_the_other_days_load(tmp_path, mon
     load skips that day only; 1 and 3 Oct, in the same run, are loaded."""
     days = WEEK[:3]
     bad = days[1]
-    staging = FaultyStagingZone(root=str(tmp_path / "staging"), fault_key=landed_key("FR", bad),
+    staging = FaultyStagingZone(root=str(tmp_path / "staging"), fault_key=raw_landed_key("FR", bad),
                                 fault="drop_last_line")
     job = (build_defs(resource_overrides={"staging": staging, "mongo": mongo}, env="local")
            .resolve_implicit_global_asset_job_def()
@@ -218,11 +225,11 @@ def test_rerun_that_rejects_nothing_leaves_no_stale_rejects(tmp_path, staging):
     second = day_accounting(materialize_be(staging, workbook))
 
     assert second.passed and totals(second) == {"read": 1, "landed": 1, "rejected": 0}
-    assert not staging.exists(rejects_key("BE", DAY))
+    assert not staging.exists(raw_rejects_key("BE", DAY))
 
 
 def test_stale_rejects_file_that_survives_a_rerun_fails(tmp_path):
-    staging = FaultyStagingZone(root=str(tmp_path / "staging"), fault_key=rejects_key("BE", DAY),
+    staging = FaultyStagingZone(root=str(tmp_path / "staging"), fault_key=raw_rejects_key("BE", DAY),
                                 fault="ignore_delete")
     workbook = write_workbook(tmp_path / "wb.xlsx", {"011024": [wu_row(time(0, 4)), wu_row("not a time")]})
     assert day_accounting(materialize_be(staging, workbook)).passed

@@ -15,12 +15,13 @@ from werkzeug import Request, Response
 
 from forecast_assets.raw.infoclimat import (
     InfoClimatApi,
-    InfoClimatError,
     InfoClimatResponseFile,
     InfoClimatSource,
     parse_response,
 )
-from forecast_assets.raw.records import INGESTED_AT, LINEAGE_FIELDS, SOURCE_POSITION, SOURCE_URI, SourceUnavailableError
+from forecast_assets.raw.infoclimat_api import InfoClimatError
+from forecast_assets.raw.records import SourceUnavailableError
+from forecast_assets.staging.layout import INGESTED_AT, LINEAGE_FIELDS, SOURCE_POSITION, SOURCE_URI
 from forecast_assets.stations import INFOCLIMAT_STATION_IDS
 
 DAY = date(2024, 10, 5)

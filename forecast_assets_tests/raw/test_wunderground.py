@@ -10,7 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from forecast_assets.raw.records import SOURCE_POSITION, SOURCE_URI, SourceUnavailableError
+from forecast_assets.raw.records import SourceUnavailableError
 from forecast_assets.raw.wunderground import (
     WU_COLUMNS,
     WundergroundSource,
@@ -18,6 +18,7 @@ from forecast_assets.raw.wunderground import (
     read_airbyte_day,
     read_workbook_day,
 )
+from forecast_assets.staging.layout import SOURCE_POSITION, SOURCE_URI
 
 NB = "\u00a0"
 INGESTED = "2024-10-08T00:00:00+00:00"

@@ -17,10 +17,10 @@ from dagster._serdes import serialize_value
 from pymongo.errors import OperationFailure
 
 from forecast_assets.definitions import build_defs
+from forecast_assets.feeds import raw_asset_key
 from forecast_assets.mongo.assets import WEATHER_MEASUREMENTS
 from forecast_assets.mongo.load import MEASUREMENTS
 from forecast_assets.mongo.resources import MongoAuthenticationError, MongoResource, MongoUnavailableError
-from forecast_assets.raw.assets import raw_asset_key
 from forecast_assets.staging import LocalStagingZone
 from forecast_assets.weather.assets import WEATHER_DATA
 from forecast_assets_tests.mongo.test_resources import _write_test_ca_and_server_cert

@@ -22,9 +22,10 @@ import dagster as dg
 import pytest
 
 from forecast_assets.definitions import build_defs
-from forecast_assets.raw.assets import landed_key, raw_asset_key
+from forecast_assets.feeds import raw_asset_key
 from forecast_assets.sample_data import INFOCLIMAT_RESPONSE
 from forecast_assets.staging import S3StagingZone, StagingZoneError
+from forecast_assets.staging.layout import raw_landed_key
 
 PREFIX = "forecast/staging"
 KEY = "raw/BE/051024/IICHTE19.jsonl"
@@ -228,10 +229,10 @@ def test_raw_run_fails_while_staging_is_down_and_the_next_run_lands_the_day(
     with dg.DagsterInstance.ephemeral() as instance:
         landed = job.execute_in_process(partition_key=DAY, instance=instance)
     assert landed.success
-    assert keys_on_moto(moto_server, bucket) == sorted(f"{PREFIX}/{landed_key(s, DAY)}" for s in SOURCES)
+    assert keys_on_moto(moto_server, bucket) == sorted(f"{PREFIX}/{raw_landed_key(s, DAY)}" for s in SOURCES)
     for source in SOURCES:
         [materialization] = landed.asset_materializations_for_node(f"raw__{source}")
-        rows = staging.read_jsonl(landed_key(source, DAY))
+        rows = staging.read_jsonl(raw_landed_key(source, DAY))
         assert materialization.metadata["dagster/row_count"].value == len(rows) > 0
         assert len({r["_source_position"] for r in rows}) == len(rows)  # each source row exactly once
     assert len(staging.read_jsonl(KEY)) == BE_ROWS_ON_DAY

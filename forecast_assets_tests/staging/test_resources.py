@@ -19,8 +19,8 @@ from forecast_assets.raw.assets import land_batch
 from forecast_assets.raw.records import RawBatch, reject, with_lineage
 from forecast_assets.staging import LocalStagingZone, S3StagingZone, StagingZone, StagingZoneError
 from forecast_assets.staging import resources as staging_resources
-from forecast_assets.staging.history import landing_history, restore_landing
-from forecast_assets.staging.history import main as history_cli
+from forecast_assets.operations.landing_history import landing_history, restore_landing
+from forecast_assets.operations.landing_history import main as history_cli
 
 S3_PREFIX = "forecast/staging"
 KEY = "raw/BE/011024/IICHTE19.jsonl"
@@ -427,7 +427,7 @@ def test_restoring_an_unknown_version_names_source_day_and_what_exists(zone: Sta
     message = str(excinfo.value)
     assert "20200101T000000Z-00000000" in message and "BE 2024-10-05" in message
     assert landing_history(zone, "BE", DAY)[0].version in message  # the versions that do exist
-    assert "python -m forecast_assets.staging.history list BE 2024-10-05" in message
+    assert "python -m forecast_assets.operations.landing_history list BE 2024-10-05" in message
     assert zone.read_jsonl(LANDED)[0]["Temperature"] == "2"  # nothing changed
 
 
@@ -467,7 +467,7 @@ def test_history_cli_runs_as_a_module_against_the_production_s3_zone(
            "FORECAST_S3_PREFIX": S3_PREFIX, "FORECAST_S3_ENDPOINT_URL": moto_server, "AWS_REGION": "us-east-1"}
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "forecast_assets.staging.history", *args], env=env,
+        return subprocess.run([sys.executable, "-m", "forecast_assets.operations.landing_history", *args], env=env,
                               cwd=tmp_path, capture_output=True, text=True, timeout=120)
 
     listed = cli("list", "BE", DAY)

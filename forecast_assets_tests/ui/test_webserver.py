@@ -23,8 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from forecast_assets.raw.assets import landed_key
-from forecast_assets.weather.assets import dataset_key
+from forecast_assets.staging.layout import dataset_key, raw_landed_key
 from forecast_assets.weather.schema import COLUMNS
 from forecast_assets_tests.ui.conftest import ARTIFACTS, LOCATION, REPOSITORY, DagsterUI
 
@@ -316,7 +315,7 @@ def test_one_run_over_several_days_records_each_days_own_figures(dagster_ui: Dag
     # raw/*: each partition has the lines landed for that day, and that day's landed file.
     for source in ("BE", "FR", "InfoClimat"):
         for day, metadata in _materializations(dagster_ui, ("raw", source), run_id).items():
-            landed = staging / landed_key(source, day)
+            landed = staging / raw_landed_key(source, day)
             assert f"/raw/{source}/{_ddmmyy(day)}/" in metadata["path"]["path"], (source, day)
             assert metadata["path"]["path"].endswith(str(landed)), (source, day, metadata["path"])
             assert metadata["dagster/row_count"]["intValue"] == _lines(landed), (source, day)

@@ -8,11 +8,12 @@ import pandas as pd
 import pytest
 
 from forecast_assets.definitions import build_defs
+from forecast_assets.feeds import raw_asset_key
 from forecast_assets.mongo.assets import WEATHER_MEASUREMENTS
 from forecast_assets.mongo.load import MEASUREMENTS
-from forecast_assets.raw.assets import landed_key, raw_asset_key
 from forecast_assets.staging import LocalStagingZone
-from forecast_assets.weather.assets import WEATHER_DATA, dataset_key, quality_key, rejects_key, weather_data
+from forecast_assets.staging.layout import dataset_key, quality_key, raw_landed_key, transform_rejects_key
+from forecast_assets.weather.assets import WEATHER_DATA, weather_data
 from forecast_assets.weather.dataset import from_jsonl
 from forecast_assets_tests.mongo.conftest import mongo, mongo_server  # noqa: F401  (real SecantusDB fixtures)
 
@@ -107,7 +108,7 @@ def test_sample_week_checks_and_reports(sample_week):
     report = staging.read_json(quality_key("2024-10-05"))
     assert report["totals"]["rejected"] == 1 and report["duplicates"]["count"] == 0
     assert "Temperature" in next(iter(report["rejects"]["by_reason"]))
-    [reject] = staging.read_jsonl(rejects_key("2024-10-05"))
+    [reject] = staging.read_jsonl(transform_rejects_key("2024-10-05"))
     assert reject["station_id"] == "IICHTE19" and reject["_source_position"] == "sheet=051024 row=118"
     assert staging.read_json(quality_key("2024-10-02"))["duplicates"]["count"] == 1
     assert {c["name"]: c["passed"] for c in staging.read_json(quality_key("2024-10-06"))["checks"]} == {
@@ -155,15 +156,15 @@ def run_day(staging, day):
 
 @pytest.mark.integration
 def test_a_physically_impossible_value_rejects_its_row_and_the_day_flows_on(day_staging):
-    rows = day_staging.read_jsonl(landed_key("FR", "2024-10-03"))
+    rows = day_staging.read_jsonl(raw_landed_key("FR", "2024-10-03"))
     rows[10]["Temperature"] = "212.0\u00a0°F"  # 100 °C: parses, but is physically impossible here
-    day_staging.write_jsonl(landed_key("FR", "2024-10-03"), rows)
+    day_staging.write_jsonl(raw_landed_key("FR", "2024-10-03"), rows)
 
     result = run_day(day_staging, "2024-10-03")
 
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key == WEATHER_DATA}
     assert evaluations["schema_conformance"].passed and evaluations["reconciliation"].passed
-    [reject] = day_staging.read_jsonl(rejects_key("2024-10-03"))
+    [reject] = day_staging.read_jsonl(transform_rejects_key("2024-10-03"))
     assert reject["reason"] == ("Temperature: '212.0 °F' is 100 in temperature_c, outside its physical range "
                                 "(-50 to 60)")
     assert reject["_source_position"] == rows[10]["_source_position"]

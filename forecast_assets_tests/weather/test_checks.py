@@ -17,14 +17,14 @@ from forecast_assets.weather.checks import (
     COMPLETENESS,
     COVERAGE_THRESHOLD,
     RECONCILIATION,
-    STATION_DAY_REJECTS,
     SCHEMA_CONFORMANCE,
+    STATION_DAY_REJECTS,
     UNIQUE_STATION_TIMESTAMP,
     Accounting,
     CheckOutcome,
     check_partition,
-    log_outcomes,
     expected_slots,
+    log_outcomes,
     station_window,
     weather_check_specs,
 )
@@ -47,7 +47,7 @@ def make_frame(timestamps: Mapping[str, Sequence]) -> pd.DataFrame:
         part = pd.DataFrame({
             "station_id": pd.Series([sid] * n, dtype="str"),
             "station_name": pd.Series([s.name] * n, dtype="str"),
-            "source": pd.Series([s.source] * n, dtype="str"),
+            "source": pd.Series([s.provider] * n, dtype="str"),
             "latitude": float(s.latitude), "longitude": float(s.longitude),
             "elevation_m": float(s.elevation_m), "timestamp": ts,
         })

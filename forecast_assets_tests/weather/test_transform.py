@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from forecast_assets.raw.infoclimat import InfoClimatResponseFile
-from forecast_assets.raw.records import INGESTED_AT, SOURCE_POSITION, SOURCE_URI
 from forecast_assets.raw.wunderground import WU_COLUMNS, WundergroundSource
 from forecast_assets.sample_data import BE_WORKBOOK, FR_WORKBOOK, INFOCLIMAT_RESPONSE
+from forecast_assets.staging.layout import INGESTED_AT, SOURCE_POSITION, SOURCE_URI
 from forecast_assets.stations import STATIONS
 from forecast_assets.weather.schema import COLUMNS, MEASURE_COLUMNS, TIMESTAMP_DTYPE, WeatherData
 from forecast_assets.weather.transform import (
@@ -308,7 +308,7 @@ def test_sample_infoclimat():
         # nebulosite is "" except at 00, 03, … 21 UTC
         assert (synop["cloud_cover_octas"].notna() == (synop["timestamp"].dt.hour % 3 == 0)).all()
     assert totals == {"00052": 361, "000R5": 361, "STATIC0010": 361, "07015": 60}
-    assert set(totals) == {s for s, st in STATIONS.items() if st.source == "infoclimat"}
+    assert set(totals) == {s for s, st in STATIONS.items() if st.provider == "infoclimat"}
 
 
 def test_empty_input_gives_an_empty_contract_frame():

@@ -1,7 +1,7 @@
 """List and restore previous raw landings of a source's day: functions and a small CLI.
 
-    python -m forecast_assets.staging.history list BE 2024-10-05
-    python -m forecast_assets.staging.history restore BE 2024-10-05 <version | latest>
+    python -m forecast_assets.operations.landing_history list BE 2024-10-05
+    python -m forecast_assets.operations.landing_history restore BE 2024-10-05 <version | latest>
 
 The CLI uses the staging zone of the environment's resource set (``FORECAST_ENV``: the local folder
 ``FORECAST_STAGING_DIR``, or the S3 zone ``FORECAST_S3_BUCKET``/``FORECAST_S3_PREFIX``).
@@ -14,18 +14,13 @@ import sys
 from collections.abc import Sequence
 from typing import Optional
 
-from forecast_assets.partitions import RAW_SOURCES, partition_day
-from forecast_assets.raw.assets import landed_key, rejects_key
-from forecast_assets.raw.records import INGESTED_AT
+from forecast_assets.feeds import RAW_FEEDS
+from forecast_assets.partitions import partition_day
 from forecast_assets.resources import resources_for
-from forecast_assets.staging.landing import LATEST, Landing, LandingVersion, landing_versions, restore_version
+from forecast_assets.staging.landing import LATEST, LandingVersion, landing_versions, restore_version
+from forecast_assets.staging.layout import INGESTED_AT, raw_landing
 from forecast_assets.staging.resources import StagingZone, StagingZoneError
 
-
-def raw_landing(source: str, partition_key: str) -> Landing:
-    """The landing of a raw source's day (its landed and rejects keys)."""
-    return Landing(landed_key(source, partition_key), rejects_key(source, partition_key), INGESTED_AT,
-                   label=f"{source} {partition_key}")
 
 
 def landing_history(zone: StagingZone, source: str, partition_key: str) -> list[LandingVersion]:
@@ -60,13 +55,13 @@ def _list(zone: StagingZone, source: str, partition_key: str) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m forecast_assets.staging.history", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m forecast_assets.operations.landing_history", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (("list", "the current landing and the previous ones kept"),
                             ("restore", "make a previous landing live again (the current one is kept)")):
         command = commands.add_parser(name, help=help_text)
-        command.add_argument("source", choices=RAW_SOURCES)
+        command.add_argument("source", choices=RAW_FEEDS)
         command.add_argument("day", help="partition key, e.g. 2024-10-05")
         if name == "restore":
             command.add_argument("version", help=f"a version shown by `list`, or {LATEST!r}")
