@@ -141,6 +141,12 @@ def cli_env(home: Path, api: GatedInfoClimatApi, **extra: str) -> dict[str, str]
     return env
 
 
+def _as_in_a_terminal() -> None:
+    """SIGHUP back to its default (terminate), as in a user's terminal: the test may itself run under
+    ``nohup`` (as ``make stress`` in the background did), whose ignored SIGHUP every child inherits."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 class CliRun:
     """One ``dagster asset materialize`` process, in its own process group, its output in a file."""
 
@@ -148,7 +154,8 @@ class CliRun:
         self.log = log
         with open(log, "wb") as out:
             self.proc = subprocess.Popen([*COMMAND, *args], cwd=log.parent, env=env, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         preexec_fn=_as_in_a_terminal)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
