@@ -19,8 +19,9 @@ def stage_spec(asset_key: dg.AssetKey, group_name: str, **spec: Any) -> dg.Asset
     return dg.AssetSpec(asset_key, group_name=group_name, owners=owners_for(group_name), **spec)
 
 
-def daily_multi_asset(spec: dg.AssetSpec, check_specs: Sequence[dg.AssetCheckSpec],
-                      **asset: Any) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
+def daily_multi_asset(
+    spec: dg.AssetSpec, check_specs: Sequence[dg.AssetCheckSpec], **asset: Any
+) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
     """``@multi_asset`` of one daily-partitioned asset whose step may cover a range of days.
 
     ``can_subset``: its checks are logged per day (:mod:`forecast_assets.partition_checks`), not

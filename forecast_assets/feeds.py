@@ -9,7 +9,6 @@ its stations. Adding a Weather Underground station is one line here, one line in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import dagster as dg
 import pandas as pd
@@ -30,8 +29,8 @@ class Feed:
     reader_key: str  # resource key of the reader that fetches its days
     landed_file: str  # file name (without .jsonl) a day lands under
     source_setting: str  # environment variable naming where the reader reads from
-    sample_file: Optional[str] = None  # shipped sample (forecast_assets/sample_data/) used when unset
-    pool: Optional[str] = None  # Dagster pool limiting concurrent fetches (a rate-limited API)
+    sample_file: str | None = None  # shipped sample (forecast_assets/sample_data/) used when unset
+    pool: str | None = None  # Dagster pool limiting concurrent fetches (a rate-limited API)
 
     @property
     def asset_key(self) -> dg.AssetKey:
@@ -54,8 +53,15 @@ INFOCLIMAT_POOL = "infoclimat_api"
 _FEED_TABLE: tuple[Feed, ...] = (
     Feed("BE", WEATHER_UNDERGROUND, "wu_be", "IICHTE19", "FORECAST_BE_SOURCE", "IICHTE19.xlsx"),
     Feed("FR", WEATHER_UNDERGROUND, "wu_fr", "ILAMAD25", "FORECAST_FR_SOURCE", "ILAMAD25.xlsx"),
-    Feed("InfoClimat", INFOCLIMAT, "infoclimat", "infoclimat", "FORECAST_INFOCLIMAT_SOURCE",
-         "infoclimat_2024-10-01_2024-10-07.json", pool=INFOCLIMAT_POOL),
+    Feed(
+        "InfoClimat",
+        INFOCLIMAT,
+        "infoclimat",
+        "infoclimat",
+        "FORECAST_INFOCLIMAT_SOURCE",
+        "infoclimat_2024-10-01_2024-10-07.json",
+        pool=INFOCLIMAT_POOL,
+    ),
 )
 
 FEEDS: dict[str, Feed] = {f.key: f for f in _FEED_TABLE}
@@ -92,15 +98,21 @@ def _validate() -> None:
     """Fail at import, naming the line to fix, when the station table and the registry disagree."""
     for station in STATIONS.values():
         if station.feed not in FEEDS:
-            raise ValueError(f"station {station.station_id} arrives through feed {station.feed!r}, which is not in "
-                             f"forecast_assets.feeds ({', '.join(FEEDS)}): add the feed or fix the station line")
+            raise ValueError(
+                f"station {station.station_id} arrives through feed {station.feed!r}, which is not in "
+                f"forecast_assets.feeds ({', '.join(FEEDS)}): add the feed or fix the station line"
+            )
     for feed in FEEDS.values():
         if any(s.provider != feed.provider for s in feed.stations):
-            raise ValueError(f"feed {feed.key} ({feed.provider}) lists a station of another provider: "
-                             f"{[s.station_id for s in feed.stations]}")
+            raise ValueError(
+                f"feed {feed.key} ({feed.provider}) lists a station of another provider: "
+                f"{[s.station_id for s in feed.stations]}"
+            )
         if feed.provider == WEATHER_UNDERGROUND and len(feed.stations) != 1:
-            raise ValueError(f"Weather Underground feed {feed.key} needs exactly one station (one workbook is one "
-                             f"station's), it has {list(feed.station_ids)}")
+            raise ValueError(
+                f"Weather Underground feed {feed.key} needs exactly one station (one workbook is one "
+                f"station's), it has {list(feed.station_ids)}"
+            )
 
 
 _validate()

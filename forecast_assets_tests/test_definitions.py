@@ -21,7 +21,9 @@ def test_definitions_resolve_in_each_environment(env):
     defs = build_defs(env=env)
     graph = defs.resolve_asset_graph()
     assert {key.to_user_string() for key in graph.get_all_asset_keys()} >= {
-        "raw/BE", "raw/FR", "raw/InfoClimat",
+        "raw/BE",
+        "raw/FR",
+        "raw/InfoClimat",
     }
     defs.resolve_job_def("weather_pipeline")
 
@@ -32,14 +34,28 @@ def test_environment_names_are_checked(monkeypatch):
         get_env()
 
 
-def test_dagster_definitions_validate_cli(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+def _dg_check_defs(home: Path, **env: str) -> subprocess.CompletedProcess:
+    """``dg check defs`` in the repository (its ``[tool.dg]`` project), as a user runs it from the venv."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "dg"), "check", "defs"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "DAGSTER_HOME": str(home), "VIRTUAL_ENV": sys.prefix, **env},
     )
+
+
+def test_dg_check_defs_loads_the_code_location(tmp_path):
+    result = _dg_check_defs(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "forecast_assets" in result.stdout + result.stderr
+    assert "All definitions loaded successfully" in result.stdout + result.stderr
+
+
+def test_dg_check_defs_fails_naming_a_broken_setting(tmp_path):
+    result = _dg_check_defs(tmp_path, FORECAST_ENV="staging-typo")
+    assert result.returncode != 0
+    assert "FORECAST_ENV='staging-typo' is not one of" in result.stdout + result.stderr
 
 
 def test_every_asset_has_owners_code_links_and_the_data_assets_a_column_schema():

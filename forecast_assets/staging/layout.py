@@ -43,8 +43,12 @@ def raw_rejects_key(feed: str, partition_key: str) -> str:
 
 def raw_landing(feed: str, partition_key: str) -> Landing:
     """The landing of a feed's day: its landed and rejects keys (history is kept beside them)."""
-    return Landing(raw_landed_key(feed, partition_key), raw_rejects_key(feed, partition_key), INGESTED_AT,
-                   label=f"{feed} {partition_key}")
+    return Landing(
+        raw_landed_key(feed, partition_key),
+        raw_rejects_key(feed, partition_key),
+        INGESTED_AT,
+        label=f"{feed} {partition_key}",
+    )
 
 
 def dataset_key(partition_key: str) -> str:
