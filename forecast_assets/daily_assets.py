@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -10,8 +11,24 @@ import dagster as dg
 from forecast_assets.ownership import owners_for
 from forecast_assets.partitions import daily_partitions
 
-#: How a range of days runs: one run over the whole range (see docs/partitions.md).
-BACKFILL_POLICY = dg.BackfillPolicy.single_run()
+#: Days per run of a backfill (``multi_run``); unset or 0: one run over the whole range.
+BACKFILL_DAYS_PER_RUN = "FORECAST_BACKFILL_DAYS_PER_RUN"
+
+
+def backfill_policy() -> dg.BackfillPolicy:
+    """``multi_run(N)`` with N = ``$FORECAST_BACKFILL_DAYS_PER_RUN``; unset or 0: ``single_run()``.
+
+    Locally a range runs as one run (``dagster asset materialize --partition-range`` accepts no
+    other policy); production sets N so a year's backfill spreads over ECS tasks (docs/deploy_ecs.md).
+    """
+    text = os.getenv(BACKFILL_DAYS_PER_RUN, "").strip() or "0"
+    if not text.isdigit():
+        raise ValueError(f"{BACKFILL_DAYS_PER_RUN}={text!r} is not a whole number of days: set e.g. 31, "
+                         "or 0 (one run per backfill)")
+    return dg.BackfillPolicy.multi_run(int(text)) if int(text) else dg.BackfillPolicy.single_run()
+
+
+BACKFILL_POLICY = backfill_policy()
 
 
 def stage_spec(asset_key: dg.AssetKey, group_name: str, **spec: Any) -> dg.AssetSpec:

@@ -29,9 +29,8 @@ from typing import Any, Mapping
 
 import dagster as dg
 import yaml
-from dagster._core.instance.ref import InstanceRef
-from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
-from dagster._serdes import ConfigurableClassData
+
+from forecast_assets.dagster_internals import ConfigurableClassData, DagsterSqliteStorage, InstanceRef
 
 LOCK_FILE_NAME = ".storage-init.lock"
 

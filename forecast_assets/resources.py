@@ -16,6 +16,7 @@ from forecast_assets.environment import flag, get_env, setting
 from forecast_assets.feeds import Feed, feeds_of
 from forecast_assets.mongo.embedded import EmbeddedMongoResource
 from forecast_assets.mongo.resources import MongoResource
+from forecast_assets.mongo.write_concern import DEFAULT_WRITE_CONCERN
 from forecast_assets.operations.alerts import (
     DEFAULT_UI_BASE_URL,
     AlertPolicy,
@@ -102,6 +103,7 @@ def local_resources() -> dict[str, Any]:
             uri=setting("MONGO_URI", ""),
             database=setting("MONGO_DATABASE", "weather_db"),
             state_dir=setting("FORECAST_MONGO_STATE_DIR", ".forecast/mongo"),
+            write_concern=setting("MONGO_WRITE_CONCERN", DEFAULT_WRITE_CONCERN),
         ),
         **_infoclimat(use_api=False),
         **_wunderground(),
@@ -118,6 +120,7 @@ def production_resources() -> dict[str, Any]:
             username=setting("MONGO_USERNAME", None),
             password=setting("MONGO_PASSWORD", None),
             tls_ca_file=setting("MONGO_TLS_CA_FILE", None),
+            write_concern=setting("MONGO_WRITE_CONCERN", DEFAULT_WRITE_CONCERN),
         ),
         "staging": S3StagingZone(
             bucket=dg.EnvVar("FORECAST_S3_BUCKET"),

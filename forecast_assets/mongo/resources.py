@@ -23,6 +23,13 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
+from forecast_assets.mongo.write_concern import (
+    DEFAULT_WRITE_CONCERN,
+    WriteConcernSettingError,
+    parse_write_concern,
+    uri_write_concern_options,
+)
+
 T = TypeVar("T")
 
 #: Errors that mean "the server could not be reached (this time)": worth retrying.
@@ -88,6 +95,8 @@ class MongoResource(dg.ConfigurableResource):
     ``uri`` may carry credentials (``mongodb://<user>:<password>@<host>``) or take them from ``username``/
     ``password`` (separate so they can come from their own secret). Wrap idempotent operations in
     :meth:`with_retries`; the loaders in ``forecast_assets.mongo.load`` are idempotent by design.
+    ``write_concern`` (``MONGO_WRITE_CONCERN``, e.g. ``w=majority,j=true,wtimeout=60000``, the default)
+    applies to every write through this client (``forecast_assets.mongo.write_concern``).
     """
 
     uri: str
@@ -99,6 +108,7 @@ class MongoResource(dg.ConfigurableResource):
     server_selection_timeout_ms: int = 5000
     max_attempts: int = 5
     backoff_seconds: float = 0.5
+    write_concern: str = DEFAULT_WRITE_CONCERN
 
     _client: Optional[MongoClient] = PrivateAttr(default=None)
 
@@ -138,6 +148,25 @@ class MongoResource(dg.ConfigurableResource):
 
     # --- the client ---------------------------------------------------------------------------
 
+    def write_concern_options(self) -> dict[str, Any]:
+        """``MongoClient`` keyword options of ``write_concern``; WriteConcernSettingError if invalid.
+
+        A URI carrying its own ``w`` / ``journal`` / ``wTimeoutMS`` must say the same as the setting
+        (else the error names both): one place decides durability, never a silent override.
+        """
+        concern = parse_write_concern(self.write_concern).document
+        in_uri = uri_write_concern_options(self.connection_uri())
+        if in_uri:
+            text = ",".join(f"{k}={v}" for k, v in in_uri.items())
+            if parse_write_concern(text).document != concern:
+                raise WriteConcernSettingError(
+                    f"The MongoDB URI {self.redacted_uri()} sets the write concern {text!r} but "
+                    f"MONGO_WRITE_CONCERN (write_concern) is {self.write_concern!r}: remove those "
+                    "options from the URI or set MONGO_WRITE_CONCERN to the same."
+                )
+        names = {"w": "w", "j": "journal", "wtimeout": "wTimeoutMS"}
+        return {names[key]: value for key, value in concern.items()}
+
     def get_client(self) -> MongoClient:
         """The client of this resource instance, created on first use (connections are lazy)."""
         if self._client is None:
@@ -146,6 +175,7 @@ class MongoResource(dg.ConfigurableResource):
                 "connectTimeoutMS": self.server_selection_timeout_ms,
                 "tz_aware": True,  # reads return tz-aware UTC datetimes, like the contract
                 "appname": "forecast_assets",
+                **self.write_concern_options(),
             }
             if self.username is not None:
                 kwargs["username"] = self.username

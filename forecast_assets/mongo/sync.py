@@ -22,7 +22,7 @@ from typing import Any, Mapping
 import pandas as pd
 from pymongo import ReplaceOne
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, WriteConcernError
 
 from forecast_assets.mongo.documents import frame_to_documents
 
@@ -82,6 +82,25 @@ def _error(doc: dict[str, Any], error: dict[str, Any]) -> dict[str, Any]:
             "code": error.get("code"), "errmsg": str(error.get("errmsg", ""))[:300]}
 
 
+def _check_write_concern(collection: Collection, error: BulkWriteError, what: str) -> None:
+    """Raise when the server applied a batch but did not acknowledge it at the configured concern.
+
+    Such a batch has no write errors, only ``writeConcernErrors``: counting it as written would
+    report a day durable that is not (e.g. a majority never reached within ``wtimeout``).
+    """
+    concern_errors = error.details.get("writeConcernErrors") or []
+    if concern_errors:
+        first = concern_errors[0]
+        raise WriteConcernError(
+            f"{collection.full_name}: the server did not acknowledge the {what} at the write concern "
+            f"{collection.write_concern.document} ({first.get('codeName', '')} {first.get('code')}: "
+            f"{str(first.get('errmsg', ''))[:300]}). The documents may be stored but are not durable as "
+            "configured: check the replica set's members (or MONGO_WRITE_CONCERN) and rerun the day; "
+            "loads are idempotent.",
+            first.get("code"), error.details,
+        ) from None
+
+
 def _replace(
     collection: Collection, docs: list[dict[str, Any]], batch_size: int, errors_out: list[dict[str, Any]]
 ) -> tuple[int, int]:
@@ -99,6 +118,7 @@ def _replace(
                 ordered=False,
             ).bulk_api_result
         except BulkWriteError as error:
+            _check_write_concern(collection, error, f"replace of {len(batch)} document(s)")
             result = error.details
             errors_out.extend(_error(batch[e["index"]], e) for e in result.get("writeErrors", []))
         changed += result.get("nModified", 0) + result.get("nUpserted", 0)
@@ -121,6 +141,7 @@ def _insert(
         try:
             inserted += len(collection.insert_many(batch, ordered=False).inserted_ids)
         except BulkWriteError as error:
+            _check_write_concern(collection, error, f"insert of {len(batch)} document(s)")
             errors = error.details.get("writeErrors", [])
             inserted += error.details.get("nInserted", 0)
             raced.extend(batch[e["index"]] for e in errors if e.get("code") == DUPLICATE_KEY)

@@ -28,15 +28,19 @@ import time
 from collections.abc import Iterator
 
 import dagster as dg
-from dagster._core.errors import DagsterExecutionInterruptedError
-from dagster._core.events import DagsterEvent, EngineEventData
-from dagster._core.execution.context.system import PlanOrchestrationContext
-from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
-from dagster._core.execution.plan.plan import ExecutionPlan
-from dagster._core.execution.plan.step import ExecutionStep
-from dagster._core.storage.tags import GLOBAL_CONCURRENCY_TAG, PRIORITY_TAG
-from dagster._utils.interrupts import pop_captured_interrupt
 
+from forecast_assets.dagster_internals import (
+    GLOBAL_CONCURRENCY_TAG,
+    PRIORITY_TAG,
+    DagsterEvent,
+    DagsterExecutionInterruptedError,
+    EngineEventData,
+    ExecutionPlan,
+    ExecutionStep,
+    InstanceConcurrencyContext,
+    PlanOrchestrationContext,
+    pop_captured_interrupt,
+)
 from forecast_assets.operations.run_recovery import current_owner, describe_holders, owner_tags, reap_dead_runs
 
 POOL_WAIT_ENV_VAR = "FORECAST_POOL_WAIT_SECONDS"

@@ -11,9 +11,9 @@ both. Paris and UTC give the same date at 22:00 Paris all year, so the choice of
 shifts the week, including across the DST changes. Successive ticks cover adjacent weeks with
 neither gap nor overlap. The week is clipped to the first partition (``START_DATE``).
 
-All assets have ``BackfillPolicy.single_run()``: the run request names the range with the
-``dagster/asset_partition_range_start``/``_end`` tags, so raw → weather_data → MongoDB run once over
-the 7 days. ``build_schedule_from_partitioned_job`` is not used: it would take its timezone from the
+The run request names the range with the ``dagster/asset_partition_range_start``/``_end`` tags, so
+raw → weather_data → MongoDB run once over the 7 days, whatever the assets' backfill policy
+(``FORECAST_BACKFILL_DAYS_PER_RUN`` splits backfills only). ``build_schedule_from_partitioned_job`` is not used: it would take its timezone from the
 (UTC) partitions definition and request a single partition.
 """
 
@@ -23,8 +23,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from forecast_assets.dagster_internals import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from forecast_assets.environment import is_production
 from forecast_assets.jobs import weather_pipeline_job
 from forecast_assets.partitions import START_DATE, partition_day

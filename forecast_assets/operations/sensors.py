@@ -28,12 +28,12 @@ from typing import Any, Optional
 
 import dagster as dg
 from dagster import DagsterEventType
-from dagster._core.storage.tags import (
+
+from forecast_assets.dagster_internals import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,
 )
-
 from forecast_assets.operations.alerts import (
     CHECK_FAILED,
     RUN_FAILED,

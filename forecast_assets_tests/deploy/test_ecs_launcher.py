@@ -41,6 +41,7 @@ REGION = "us-east-1"
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/forecast-assets:test"
 PARTITION = "2024-10-05"
 DAY = "051024"
+LOGS_PREFIX = "dagster/compute-logs"
 #: ECS limits a RunTask request's overrides to 8192 characters.
 ECS_OVERRIDES_LIMIT = 8192
 
@@ -93,6 +94,8 @@ def ecs_deployment(aws, monkeypatch, tmp_path):
 
     bucket = f"forecast-staging-{suffix}"
     aws["s3"].create_bucket(Bucket=bucket)
+    logs_bucket = f"forecast-logs-{suffix}"  # dagster.yaml's compute_logs (S3ComputeLogManager)
+    aws["s3"].create_bucket(Bucket=logs_bucket)
     mongo = LocalMongoServer(tmp_path / "mongo").start()
 
     def secret(name: str, value: str) -> str:
@@ -122,6 +125,8 @@ def ecs_deployment(aws, monkeypatch, tmp_path):
                     {"name": "FORECAST_INFOCLIMAT_SOURCE", "value": "api"},
                     {"name": "DAGSTER_HOME", "value": "/opt/dagster/home"},
                     {"name": "DAGSTER_PG_HOST", "value": "forecast-dagster.example.invalid"},
+                    {"name": "DAGSTER_COMPUTE_LOGS_BUCKET", "value": logs_bucket},
+                    {"name": "DAGSTER_COMPUTE_LOGS_PREFIX", "value": LOGS_PREFIX},
                 ],
                 "secrets": [
                     {"name": "MONGO_URI", "valueFrom": secret("mongo-uri", mongo.uri)},
@@ -146,6 +151,8 @@ def ecs_deployment(aws, monkeypatch, tmp_path):
         "FORECAST_S3_BUCKET": bucket,
         "FORECAST_INFOCLIMAT_SOURCE": str(INFOCLIMAT_RESPONSE),
         "MONGO_URI": mongo.uri,
+        "DAGSTER_COMPUTE_LOGS_BUCKET": logs_bucket,
+        "DAGSTER_COMPUTE_LOGS_PREFIX": LOGS_PREFIX,
     }.items():
         monkeypatch.setenv(name, value)
     try:
@@ -154,6 +161,7 @@ def ecs_deployment(aws, monkeypatch, tmp_path):
             "subnets": subnets,
             "security_group": run_sg,
             "bucket": bucket,
+            "logs_bucket": logs_bucket,
             "task_definition": task_definition,
             "mongo": mongo,
         }
@@ -172,7 +180,7 @@ def dagster_home(ecs_deployment, tmp_path, monkeypatch):
     home.mkdir()
     config["storage"] = {"sqlite": {"base_dir": str(home / "storage")}}
     (home / "dagster.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    for section in ("run_coordinator", "concurrency", "run_monitoring", "run_retries", "scheduler"):
+    for section in ("run_coordinator", "concurrency", "run_monitoring", "run_retries", "scheduler", "compute_logs"):
         assert config[section] == production[section]
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return home
@@ -298,6 +306,15 @@ def test_production_instance_launches_a_partition_run_as_an_ecs_task_that_materi
         f"forecast/Transform/{DAY}/weather_data.jsonl",
         f"forecast/Transform/{DAY}/weather_data.quality.json",
     } <= keys
+    # The run task uploaded its steps' stdout/stderr (dagster.yaml's S3 compute logs) to the logs bucket.
+    log_keys = [o["Key"] for o in aws["s3"].list_objects_v2(
+        Bucket=deployment["logs_bucket"], Prefix=f"{LOGS_PREFIX}/storage/{run_id}/")["Contents"]]
+    # (Steps log to stderr; stdout is empty and skip_empty_files leaves it out.)
+    err_keys = [k for k in log_keys if k.endswith(".err")]
+    assert err_keys and not [k for k in log_keys if k.endswith(".partial")], log_keys
+    logged = "".join(aws["s3"].get_object(Bucket=deployment["logs_bucket"], Key=k)["Body"].read().decode()
+                     for k in err_keys)
+    assert "weather_data" in logged, logged[:2000]
     with MongoClient(deployment["mongo"].uri) as client:
         stations = client.weather_db.weather_measurements.distinct("station_id")
         assert client.weather_db.weather_measurements.count_documents({}) > 0

@@ -12,7 +12,13 @@ from pymongo import WriteConcern
 from pymongo.errors import AutoReconnect, NetworkTimeout, OperationFailure, ServerSelectionTimeoutError
 
 from forecast_assets.mongo.local_server import LocalMongoServer, free_port
-from forecast_assets.mongo.resources import MongoAuthenticationError, MongoResource, MongoUnavailableError, redact_uri, uri_hosts
+from forecast_assets.mongo.resources import (
+    MongoAuthenticationError,
+    MongoResource,
+    MongoUnavailableError,
+    redact_uri,
+    uri_hosts,
+)
 
 SECRET = "s3cr3t-Pa55"  # a dummy, never a real credential
 
