@@ -1,4 +1,4 @@
-"""``python -m bench [--days 7,30,365] [--quick] [--out bench/RESULTS.md]``: run the five sections.
+"""``python -m bench [--days 7,30,365] [--quick] [--out bench/RESULTS.md]``: run the six sections.
 
 Writes the report (``--out``) and the raw numbers next to it (``results.json``, or ``--json``).
 """
@@ -76,15 +76,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="transform timing repeats (best of)")
     parser.add_argument("--work-dir", default=None,
                         help="where generated data is cached and runs write (default: a folder in the temp dir)")
-    parser.add_argument("--skip", default="", help="comma-separated sections to skip: transform,load,dagster,scaling,latency")
+    parser.add_argument("--skip", default="",
+                        help="comma-separated sections to skip: transform,load,dagster,scaling,latency,scale")
+    parser.add_argument("--scale-sizes", default=None,
+                        help="section 6 sizes, STATIONSxDAYS (default: 162x365,6x365; --quick: 162x7,6x30)")
+    parser.add_argument("--scale-pipeline", default=None,
+                        help="section 6 pipeline, module:function (default: bench.pipelines:today; contract in "
+                             "bench/pipelines.py)")
+    parser.add_argument("--scale-reference", default=None,
+                        help="today's code for the ratio (default: bench.pipelines:reference_v1)")
+    parser.add_argument("--scale-transform", default=None,
+                        help="transform-only pipeline compared with the row-by-row reference "
+                             "(default: bench.pipelines:transform_today)")
+    parser.add_argument("--scale-chunk-days", type=int, default=7, help="days per pipeline call (0: whole range)")
+    parser.add_argument("--scale-reference-days", type=int, default=None,
+                        help="days of the ratio vs today's code, 162 stations (default: 14; --quick: 2)")
+    parser.add_argument("--scale-transform-size", default=None,
+                        help="transform ratio size, STATIONSxDAYS (default: 6x365; --quick: 6x30)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     logging.getLogger("dagster").setLevel(logging.WARNING)
 
-    from bench import dagster_runs, latency, load, mongo, report, scale, scaling, transform
+    from bench import dagster_runs, landed_data, latency, load, mongo, report, scaling, throughput, transform
 
     days = [3, 7] if args.quick else _ints(args.days)
-    stations = args.stations.split(",") if args.stations else list(scale.ALL_STATIONS)
+    stations = args.stations.split(",") if args.stations else list(landed_data.ALL_STATIONS)
     skip = set(filter(None, args.skip.split(",")))
     work = Path(args.work_dir or Path(tempfile.gettempdir()) / "forecast_bench")
     work.mkdir(parents=True, exist_ok=True)
@@ -98,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     raw_root = work / "raw_{}_{}".format("-".join(sorted(stations)), "mess")
     say(f"generating + landing {len(stations)} stations × {max(days)} days under {raw_root}")
     started = time.perf_counter()
-    landed = scale.generate_and_land(raw_root, stations, max(max(days), section_days))
+    landed = landed_data.generate_and_land(raw_root, stations, max(max(days), section_days))
     results: dict = {"args": " ".join(argv if argv is not None else sys.argv[1:]),
                      "data": {"stations": len(landed.stations), "station_ids": landed.stations,
                               "days": max(days), "raw_rows": landed.raw_rows,
@@ -122,6 +138,19 @@ def main(argv: list[str] | None = None) -> int:
         if "scaling" not in skip:
             say(f"4. scaling {days}")
             results["scaling"] = scaling.run(landed, uri, work, days)
+    if "scale" not in skip:
+        say("6. scale")
+        results["scale"] = throughput.run(
+            work / "scale",
+            sizes=throughput.parse_sizes(args.scale_sizes or ("162x7,6x30" if args.quick else "162x365,6x365")),
+            pipeline=args.scale_pipeline or throughput.PIPELINE,
+            reference=args.scale_reference or throughput.REFERENCE,
+            transform=args.scale_transform or throughput.TRANSFORM,
+            chunk_days=args.scale_chunk_days,
+            reference_days=args.scale_reference_days or (2 if args.quick else 14),
+            transform_size=throughput.parse_sizes(args.scale_transform_size or ("6x30" if args.quick else "6x365"))[0],
+            say=say,
+        )
     for section in ("transform", "load", "dagster"):
         if results.get(section) and not results[section]["met"]:
             if section == "dagster" and results[section]["mode"] != "cli":

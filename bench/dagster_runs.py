@@ -20,9 +20,8 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.landed_data import day_range
 from forecast_assets.partitions import START_DATE
-
-from bench.scale import day_range
 
 TARGET_RATIO = 5.0
 REPO = Path(__file__).resolve().parents[1]

@@ -13,11 +13,10 @@ import uuid
 
 import numpy as np
 
+from bench import mongo
+from forecast_assets.feeds import station_window
 from forecast_assets.mongo.load import MEASUREMENTS
 from forecast_assets.stations import STATIONS
-from forecast_assets.weather.checks import station_window
-
-from bench import mongo
 
 
 def _stages(plan) -> list[str]:

@@ -14,14 +14,13 @@ import uuid
 
 import pandas as pd
 
+from bench import mongo
+from bench.landed_data import Landed
 from forecast_assets.mongo.assets import load_day
 from forecast_assets.mongo.documents import frame_to_documents
 from forecast_assets.mongo.load import MEASUREMENTS, ensure_collections
 from forecast_assets.mongo.sync import DEFAULT_BATCH_SIZE, ShrinkPolicy
 from forecast_assets.weather.assets import build_day
-
-from bench import mongo
-from bench.scale import Landed
 
 TARGET_RATIO = 5.0
 

@@ -4,14 +4,13 @@ The parent lands the raw partitions once (the longest D; shorter ones use its fi
 then runs in a fresh child process that does, per partition, what the assets do: ``build_day``
 (transform, de-duplicate, checks, quality report), ``write_day`` into its own staging output, and
 ``load_day`` into its own fresh MongoDB database. The child reports its wall time and
-``ru_maxrss`` (peak RSS) as JSON on stdout, plus the RSS right after imports.
+peak RSS (``VmHWM``) as JSON on stdout, plus the RSS right after imports.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -23,21 +22,22 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kB
+    from bench.throughput import peak_rss_mb  # VmHWM: ru_maxrss carries the parent's RSS across fork + exec
+
+    return peak_rss_mb()
 
 
 def child(raw_root: str, out_root: str, n_days: int, uri: str, database: str) -> dict:
     import warnings
 
     warnings.filterwarnings("ignore")
+    from bench.landed_data import day_range
     from forecast_assets.mongo.assets import load_day
     from forecast_assets.mongo.load import ensure_collections
     from forecast_assets.mongo.resources import MongoResource
     from forecast_assets.mongo.sync import DEFAULT_BATCH_SIZE, ShrinkPolicy
     from forecast_assets.staging import LocalStagingZone
     from forecast_assets.weather.assets import build_day, write_day
-
-    from bench.scale import day_range
 
     rss_after_imports = _rss_mb()
     raw = LocalStagingZone(root=raw_root)

@@ -13,18 +13,18 @@ Both sides transform the same in-memory raw rows per raw partition, as the weath
 from __future__ import annotations
 
 import time as _time
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
-from forecast_assets.partitions import RAW_SOURCES, partition_day
-from forecast_assets.stations import STATIONS, stations_of
+from bench.landed_data import Landed, feed_station_ids, raw_rows_of
+from forecast_assets.feeds import RAW_FEEDS
+from forecast_assets.partitions import partition_day
+from forecast_assets.stations import STATIONS
 from forecast_assets.weather.schema import COLUMNS, MEASURE_COLUMNS
 from forecast_assets.weather.transform import transform_infoclimat, transform_wunderground
-
-from bench.scale import Landed, raw_rows_of
 
 TARGET_RATIO = 20.0
 
@@ -51,7 +51,7 @@ _UNITS = {  # unit text -> (a, b): value * a + b
     "°F": (5.0 / 9.0, -32.0 * 5.0 / 9.0), "°C": (1.0, 0.0), "%": (1.0, 0.0), "mph": (1.609344, 0.0),
     "km/h": (1.0, 0.0), "in": (25.4, 0.0), "mm": (1.0, 0.0), "w/m²": (1.0, 0.0), "hPa": (1.0, 0.0),
 }
-_UTC = timezone.utc
+_UTC = UTC
 
 
 class _Bad(Exception):
@@ -93,7 +93,7 @@ def reference_wunderground(rows: list[dict], station_id: str, day: date) -> pd.D
             utc = local.astimezone(_UTC)
             if utc.astimezone(zone).replace(tzinfo=None) != naive:  # skipped by spring-forward
                 raise _Bad(row["Time"])
-            record = {"station_id": station_id, "station_name": station.name, "source": station.source,
+            record = {"station_id": station_id, "station_name": station.name, "source": station.provider,
                       "latitude": station.latitude, "longitude": station.longitude,
                       "elevation_m": float(station.elevation_m), "timestamp": utc}
             for field, column in _WU_FIELDS.items():
@@ -119,7 +119,7 @@ def reference_infoclimat(rows: list[dict]) -> pd.DataFrame:
             continue
         try:
             utc = datetime.strptime(row["dh_utc"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=_UTC)
-            record = {"station_id": station.station_id, "station_name": station.name, "source": station.source,
+            record = {"station_id": station.station_id, "station_name": station.name, "source": station.provider,
                       "latitude": station.latitude, "longitude": station.longitude,
                       "elevation_m": float(station.elevation_m), "timestamp": utc}
             for field, column in _IC_FIELDS.items():
@@ -137,24 +137,24 @@ def reference_infoclimat(rows: list[dict]) -> pd.DataFrame:
 def project_partition(raw: dict[str, list[dict]], partition_key: str) -> list[pd.DataFrame]:
     day = partition_day(partition_key)
     frames = []
-    for source in RAW_SOURCES:
+    for source in RAW_FEEDS:
         if source == "InfoClimat":
             frames.append(transform_infoclimat(raw[source]).frame)
         else:
-            [station] = stations_of(source)
-            frames.append(transform_wunderground(raw[source], station.station_id, day).frame)
+            [station_id] = feed_station_ids(source)
+            frames.append(transform_wunderground(raw[source], station_id, day).frame)
     return frames
 
 
 def reference_partition(raw: dict[str, list[dict]], partition_key: str) -> list[pd.DataFrame]:
     day = partition_day(partition_key)
     frames = []
-    for source in RAW_SOURCES:
+    for source in RAW_FEEDS:
         if source == "InfoClimat":
             frames.append(reference_infoclimat(raw[source]))
         else:
-            [station] = stations_of(source)
-            frames.append(reference_wunderground(raw[source], station.station_id, day))
+            [station_id] = feed_station_ids(source)
+            frames.append(reference_wunderground(raw[source], station_id, day))
     return frames
 
 

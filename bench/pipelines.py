@@ -1,0 +1,71 @@
+"""The pipelines section 6 measures: callables ``(staging, partition_keys) -> rows_out``.
+
+Contract of a pipeline (what new code plugs in as ``--scale-pipeline module:function``):
+
+- ``staging`` is a ``forecast_assets.staging.StagingZone`` holding the landed raw days,
+  ``partition_keys`` a list of ``YYYY-MM-DD`` days (one chunk; the harness calls it once per chunk,
+  in day order, in one fresh process per measurement);
+- it returns the number of weather_data rows it produced, or a mapping with ``rows_out`` and,
+  optionally, ``raw_rows`` / ``rejected`` / ``duplicates`` (``raw_rows`` is then checked against
+  the rows the bench landed);
+- it is called once with ``[]`` before the clock starts: it should import what it needs and
+  return 0 (the imports are not what is measured).
+
+Each pipeline imports lazily, so a measurement's process loads only the code it measures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+Counts = int | Mapping[str, int]
+
+
+def today(staging, partition_keys: Sequence[str]) -> Counts:
+    """The project's weather path as it is: ``build_day`` per day (transform, de-dup, checks, report)."""
+    from forecast_assets.weather.assets import build_day
+
+    return _days(build_day, staging, partition_keys)
+
+
+def reference_v1(staging, partition_keys: Sequence[str]) -> Counts:
+    """The frozen copy of the weather path at 5aaf639 (``bench/reference_v1``): "today's code" of issue 14."""
+    from bench.reference_v1 import build_day
+
+    return _days(build_day, staging, partition_keys)
+
+
+def _days(build_day, staging, partition_keys: Sequence[str]) -> dict[str, int]:
+    out = {"rows_out": 0, "raw_rows": 0, "rejected": 0, "duplicates": 0}
+    for key in partition_keys:
+        day = build_day(staging, key)
+        out["rows_out"] += len(day.frame)
+        out["raw_rows"] += sum(day.accounting.raw_rows.values())
+        out["rejected"] += len(day.rejects)
+        out["duplicates"] += len(day.duplicates)
+    return out
+
+
+def transform_today(staging, partition_keys: Sequence[str]) -> Counts:
+    """Transform only, the project's per-partition transforms: read each landed file, transform it."""
+    from bench.transform import project_partition
+
+    return _transform(project_partition, staging, partition_keys)
+
+
+def transform_rowwise(staging, partition_keys: Sequence[str]) -> Counts:
+    """Transform only, section 1's row-by-row reference (``json.loads`` per line, dicts, ``float()``)."""
+    from bench.transform import reference_partition
+
+    return _transform(reference_partition, staging, partition_keys)
+
+
+def _transform(transform, staging, partition_keys: Sequence[str]) -> dict[str, int]:
+    from bench.landed_data import RAW_SOURCES, landed_key
+
+    out = {"rows_out": 0, "raw_rows": 0}
+    for key in partition_keys:
+        raw = {source: staging.read_jsonl(landed_key(source, key)) for source in RAW_SOURCES}
+        out["raw_rows"] += sum(len(rows) for rows in raw.values())
+        out["rows_out"] += sum(len(frame) for frame in transform(raw, key))
+    return out
