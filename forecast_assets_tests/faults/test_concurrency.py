@@ -25,9 +25,10 @@
    different runs never overlap while all three runs do: the pool serialized the steps, not the
    run queue. Negative control: with the pool raised to 3 (``dagster instance concurrency set
    infoclimat_api 3``, no restart) the same runs and server see requests overlap.
-   The runs use the in-process executor (run config) so three runs fit in the test's time on two
-   cores; slots are claimed by the same step orchestration under the default multiprocess
-   executor (``dagster/_core/execution/plan/active.py``); ``RUN_CONFIG = {}`` runs that one.
+   The runs use the in-process executor (the local default, also named in the run config) so three
+   runs fit in the test's time on two cores; slots are claimed by the same step orchestration under
+   the multiprocess executor (``dagster/_core/execution/plan/active.py``), which
+   ``RUN_CONFIG = {"execution": {"config": {"multiprocess": {}}}}`` runs.
 """
 
 from __future__ import annotations

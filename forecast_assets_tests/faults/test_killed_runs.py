@@ -9,7 +9,7 @@ shows A holding the slot and the server has A's request (polling both, no sleep-
 1. **Killed holder.** A's process group is killed (SIGKILL; SIGHUP, as when its terminal closes),
    leaving A STARTED with the slot. Run B of the same command must succeed: it finds A's process
    gone, reports A failed with a message saying why, and frees the slot. Both executors
-   (multiprocess, the default; in-process by run config). Before the fix B waited forever
+   (multiprocess by run config; in-process, the local default). Before the fix B waited forever
    ("Step blocked by limit for pool infoclimat_api"): the subprocess timeout fails the test.
 2. **Live holder.** A stays alive, blocked at the server. B, with ``FORECAST_POOL_WAIT_SECONDS=5``,
    must fail within a bounded time, naming A's run id, its status, and the command that frees the
@@ -41,7 +41,7 @@ LOCAL_YAML = REPO / "deploy" / "local" / "dagster.yaml"
 DAY = "2024-10-05"
 COMMAND = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "forecast_assets.definitions",
            "--select", "raw/InfoClimat", "--partition", DAY]
-IN_PROCESS = ["--config-json", json.dumps({"execution": {"config": {"in_process": {}}}})]
+MULTIPROCESS = ["--config-json", json.dumps({"execution": {"config": {"multiprocess": {}}}})]
 #: A CLI run of one raw day takes ~20 s on this machine; a run still going after this has hung.
 RUN_TIMEOUT_S = 150
 HOLD_TIMEOUT_S = 120
@@ -211,7 +211,7 @@ def assert_pool_empty(instance: dg.DagsterInstance) -> None:
 @pytest.mark.integration
 @pytest.mark.parametrize(
     ("sig", "executor_args"),
-    [(signal.SIGKILL, []), (signal.SIGHUP, IN_PROCESS)],
+    [(signal.SIGKILL, MULTIPROCESS), (signal.SIGHUP, [])],  # [] : the local default, in-process
     ids=["sigkill-multiprocess", "sighup-in_process"],
 )
 def test_after_a_run_killed_holding_the_pool_slot_the_next_run_finishes(tmp_path, home, api, sig, executor_args):
