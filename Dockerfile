@@ -10,10 +10,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /opt/forecast
 
 # Dependencies first, in a layer that only changes with pyproject.toml.
-COPY pyproject.toml ./
+COPY pyproject.toml requirements.lock ./
 RUN mkdir -p forecast_assets && touch forecast_assets/__init__.py \
     && pip install --upgrade pip \
-    && pip install . \
+    && pip install -c requirements.lock . \
     && pip uninstall -y forecast_assets \
     && rm -rf forecast_assets build *.egg-info
 

@@ -12,12 +12,13 @@ PYTEST_ARGS ?=
 
 MONGO_STATE := $(STATE)/mongo
 
-.PHONY: demo test test-fast stress ui install sample-data mongo-start mongo-stop bench bench-quick clean
+.PHONY: demo test test-fast lint format lock stress ui install sample-data mongo-start mongo-stop bench bench-quick clean
 
-$(BIN)/.installed: pyproject.toml
+# The versions of requirements.lock (`make lock` re-pins them after a change to pyproject.toml).
+$(BIN)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[local,test]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[local,test]"
 	touch $@
 
 install: $(BIN)/.installed
@@ -44,6 +45,20 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not integration" $(PYTEST_ARGS)
+
+# ruff (config in pyproject.toml): lint, formatting, and a stale requirements.lock fail `make test`.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python .ci/lock.py --check
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+lock: install
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/python .ci/lock.py
 
 # The concurrency and fault tests, STRESS_ROUNDS times, with a busy process alongside (bench/STRESS.md).
 STRESS_ROUNDS ?= 20

@@ -71,13 +71,13 @@ def test_dockerfile_is_slim_non_root_cached_and_overridable():
     cmd = json.loads(cmd)  # exec form: no shell between ECS and the process (signals reach it)
     assert cmd[0] == "dagster-webserver" and cmd[-2:] == ["-w", "workspace.yaml"]
 
-    # Dependencies first: only pyproject.toml is copied before the first pip install of the package,
+    # Dependencies first: only pyproject.toml and its lock are copied before the first pip install,
     # the source after it, so a code change does not reinstall dependencies.
     copies = [(i, args.split()) for i, (k, args) in enumerate(instructions) if k == "COPY"]
     installs = [(i, a) for i, a in pip_installs(instructions) if "." in a]
     first_install = installs[0][0]
     copied_before = [src for i, args in copies if i < first_install for src in args[:-1]]
-    assert copied_before == ["pyproject.toml"]
+    assert copied_before == ["pyproject.toml", "requirements.lock"]
     source_copy = next(i for i, args in copies if args[0] == "forecast_assets")
     assert first_install < source_copy < installs[-1][0]
 
