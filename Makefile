@@ -29,7 +29,7 @@ demo: install
 	cp deploy/local/dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 	cd $(CURDIR) && $(BIN)/dagster asset materialize -m forecast_assets.definitions \
 		--select '*' --partition-range $(SAMPLE_WEEK); \
-	status=$$?; $(BIN)/python -m forecast_assets.mongo.local_server stop --state-dir $(MONGO_STATE) >/dev/null; \
+	status=$$?; $(BIN)/python -m forecast_assets.mongo.embedded_server stop --state-dir $(MONGO_STATE) >/dev/null; \
 	exit $$status
 	@echo
 	@echo "Sample week $(SAMPLE_WEEK) materialized."
@@ -40,10 +40,10 @@ demo: install
 	@echo "  run history:   DAGSTER_HOME=$(DAGSTER_HOME)"
 	@echo "  open the UI:   make ui   (then http://127.0.0.1:3000)"
 
-test: install
+test: install lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: install lint
 	$(BIN)/python -m pytest -m "not integration" $(PYTEST_ARGS)
 
 # ruff (config in pyproject.toml): lint, formatting, and a stale requirements.lock fail `make test`.
@@ -72,15 +72,15 @@ UI_PARTITIONS_END_DATE ?= 2024-11-01
 ui: install
 	mkdir -p "$(DAGSTER_HOME)"
 	cp deploy/local/dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
-	trap '$(BIN)/python -m forecast_assets.mongo.local_server stop --state-dir $(MONGO_STATE) >/dev/null' EXIT; \
+	trap '$(BIN)/python -m forecast_assets.mongo.embedded_server stop --state-dir $(MONGO_STATE) >/dev/null' EXIT; \
 	trap 'exit 130' INT TERM; \
 	FORECAST_PARTITIONS_END_DATE=$(UI_PARTITIONS_END_DATE) $(BIN)/dagster dev -w workspace.yaml
 
 mongo-start: install
-	$(BIN)/python -m forecast_assets.mongo.local_server start --state-dir $(MONGO_STATE)
+	$(BIN)/python -m forecast_assets.mongo.embedded_server start --state-dir $(MONGO_STATE)
 
 mongo-stop: install
-	$(BIN)/python -m forecast_assets.mongo.local_server stop --state-dir $(MONGO_STATE)
+	$(BIN)/python -m forecast_assets.mongo.embedded_server stop --state-dir $(MONGO_STATE)
 
 # Benchmark (issue 6): writes bench/RESULTS.md and bench/results.json (full run ~15 min).
 bench: install
@@ -93,5 +93,5 @@ sample-data: install
 	$(BIN)/python -m forecast_assets.sample_data.generate
 
 clean:
-	-$(BIN)/python -m forecast_assets.mongo.local_server stop --state-dir $(MONGO_STATE)
+	-$(BIN)/python -m forecast_assets.mongo.embedded_server stop --state-dir $(MONGO_STATE)
 	rm -rf $(STATE)

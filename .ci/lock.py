@@ -26,9 +26,11 @@ DIGEST_PREFIX = "# pyproject-dependencies-sha256: "
 def dependencies_digest(pyproject: Path = REPO / "pyproject.toml") -> str:
     """sha256 of the project's dependency lists (runtime and extras), as canonical JSON."""
     project = tomllib.loads(pyproject.read_text())["project"]
-    wanted = {"dependencies": project.get("dependencies", []),
-              "optional-dependencies": project.get("optional-dependencies", {}),
-              "requires-python": project.get("requires-python", "")}
+    wanted = {
+        "dependencies": project.get("dependencies", []),
+        "optional-dependencies": project.get("optional-dependencies", {}),
+        "requires-python": project.get("requires-python", ""),
+    }
     return hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()
 
 
@@ -40,13 +42,25 @@ def locked_digest(lock: Path = LOCK) -> str | None:
 
 
 def write_lock() -> None:
-    command = [sys.executable, "-m", "uv", "pip", "compile", "pyproject.toml", *(f"--extra={e}" for e in EXTRAS),
-               "--python-version=3.11", "--python-platform=x86_64-unknown-linux-gnu", "--no-header",
-               "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "uv",
+        "pip",
+        "compile",
+        "pyproject.toml",
+        *(f"--extra={e}" for e in EXTRAS),
+        "--python-version=3.11",
+        "--python-platform=x86_64-unknown-linux-gnu",
+        "--no-header",
+        "--quiet",
+    ]
     pinned = subprocess.run(command, cwd=REPO, check=True, capture_output=True, text=True).stdout
-    header = ("# Pinned versions of every distribution the project installs (Linux x86_64, Python 3.11).\n"
-              "# Made by `make lock` (.ci/lock.py) from pyproject.toml; used as `pip install -c requirements.lock`.\n"
-              f"{DIGEST_PREFIX}{dependencies_digest()}\n")
+    header = (
+        "# Pinned versions of every distribution the project installs (Linux x86_64, Python 3.11).\n"
+        "# Made by `make lock` (.ci/lock.py) from pyproject.toml; used as `pip install -c requirements.lock`.\n"
+        f"{DIGEST_PREFIX}{dependencies_digest()}\n"
+    )
     LOCK.write_text(header + pinned)
 
 

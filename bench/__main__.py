@@ -74,25 +74,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dagster-mode", choices=["cli", "inprocess"], default="cli")
     parser.add_argument("--latency-samples", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3, help="transform timing repeats (best of)")
-    parser.add_argument("--work-dir", default=None,
-                        help="where generated data is cached and runs write (default: a folder in the temp dir)")
-    parser.add_argument("--skip", default="",
-                        help="comma-separated sections to skip: transform,load,dagster,scaling,latency,scale")
-    parser.add_argument("--scale-sizes", default=None,
-                        help="section 6 sizes, STATIONSxDAYS (default: 162x365,6x365; --quick: 162x7,6x30)")
-    parser.add_argument("--scale-pipeline", default=None,
-                        help="section 6 pipeline, module:function (default: bench.pipelines:today; contract in "
-                             "bench/pipelines.py)")
-    parser.add_argument("--scale-reference", default=None,
-                        help="today's code for the ratio (default: bench.pipelines:reference_v1)")
-    parser.add_argument("--scale-transform", default=None,
-                        help="transform-only pipeline compared with the row-by-row reference "
-                             "(default: bench.pipelines:transform_today)")
+    parser.add_argument(
+        "--work-dir",
+        default=None,
+        help="where generated data is cached and runs write (default: a folder in the temp dir)",
+    )
+    parser.add_argument(
+        "--skip", default="", help="comma-separated sections to skip: transform,load,dagster,scaling,latency,scale"
+    )
+    parser.add_argument(
+        "--scale-sizes",
+        default=None,
+        help="section 6 sizes, STATIONSxDAYS (default: 162x365,6x365; --quick: 162x7,6x30)",
+    )
+    parser.add_argument(
+        "--scale-pipeline",
+        default=None,
+        help="section 6 pipeline, module:function (default: bench.pipelines:today; contract in bench/pipelines.py)",
+    )
+    parser.add_argument(
+        "--scale-reference", default=None, help="today's code for the ratio (default: bench.pipelines:reference_v1)"
+    )
+    parser.add_argument(
+        "--scale-transform",
+        default=None,
+        help="transform-only pipeline compared with the row-by-row reference "
+        "(default: bench.pipelines:transform_today)",
+    )
     parser.add_argument("--scale-chunk-days", type=int, default=7, help="days per pipeline call (0: whole range)")
-    parser.add_argument("--scale-reference-days", type=int, default=None,
-                        help="days of the ratio vs today's code, 162 stations (default: 14; --quick: 2)")
-    parser.add_argument("--scale-transform-size", default=None,
-                        help="transform ratio size, STATIONSxDAYS (default: 6x365; --quick: 6x30)")
+    parser.add_argument(
+        "--scale-reference-days",
+        type=int,
+        default=None,
+        help="days of the ratio vs today's code, 162 stations (default: 14; --quick: 2)",
+    )
+    parser.add_argument(
+        "--scale-transform-size",
+        default=None,
+        help="transform ratio size, STATIONSxDAYS (default: 6x365; --quick: 6x30)",
+    )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     logging.getLogger("dagster").setLevel(logging.WARNING)
@@ -115,10 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     say(f"generating + landing {len(stations)} stations × {max(days)} days under {raw_root}")
     started = time.perf_counter()
     landed = landed_data.generate_and_land(raw_root, stations, max(max(days), section_days))
-    results: dict = {"args": " ".join(argv if argv is not None else sys.argv[1:]),
-                     "data": {"stations": len(landed.stations), "station_ids": landed.stations,
-                              "days": max(days), "raw_rows": landed.raw_rows,
-                              "generate_and_land_s": time.perf_counter() - started}}
+    results: dict = {
+        "args": " ".join(argv if argv is not None else sys.argv[1:]),
+        "data": {
+            "stations": len(landed.stations),
+            "station_ids": landed.stations,
+            "days": max(days),
+            "raw_rows": landed.raw_rows,
+            "generate_and_land_s": time.perf_counter() - started,
+        },
+    }
     notes: list[str] = []
     with mongo.bench_server(work) as uri:
         results["machine"] = report.machine_facts(mongo.server_version(uri))
@@ -130,8 +156,9 @@ def main(argv: list[str] | None = None) -> int:
             results["load"] = load.run(landed, uri, section_days)
         if "latency" not in skip and results.get("load"):
             say("5. read latency")
-            results["latency"] = latency.run(uri, results["load"]["project_database"],
-                                             landed.partition_keys[:section_days], args.latency_samples)
+            results["latency"] = latency.run(
+                uri, results["load"]["project_database"], landed.partition_keys[:section_days], args.latency_samples
+            )
         if "dagster" not in skip:
             say(f"3. dagster ({args.dagster_mode}), {args.dagster_days} days")
             results["dagster"] = dagster_runs.run(uri, work / "dagster", args.dagster_days, args.dagster_mode)
@@ -154,16 +181,20 @@ def main(argv: list[str] | None = None) -> int:
     for section in ("transform", "load", "dagster"):
         if results.get(section) and not results[section]["met"]:
             if section == "dagster" and results[section]["mode"] != "cli":
-                notes.append("Dagster (in-process mode): no process start-up on either side, so the ratio is the "
-                             "per-run orchestration overhead (~1 s per run) against the work.")
+                notes.append(
+                    "Dagster (in-process mode): no process start-up on either side, so the ratio is the "
+                    "per-run orchestration overhead (~1 s per run) against the work."
+                )
             else:
                 notes.append(PROFILE_NOTES[section])
     if results.get("latency"):
         plan = results["latency"]["with_indexes"]["winning_plan"]
         if plan and plan[0] == "SORT":
-            notes.append("Latency: SecantusDB's winning plan puts a blocking SORT above the `station_id_timestamp` "
-                         "IXSCAN even though the index already yields timestamp order (mongod would not); the index "
-                         "still removes the collection scan.")
+            notes.append(
+                "Latency: SecantusDB's winning plan puts a blocking SORT above the `station_id_timestamp` "
+                "IXSCAN even though the index already yields timestamp order (mongod would not); the index "
+                "still removes the collection scan."
+            )
     results["notes"] = notes
     report.write(results, out_md, out_json)
     say(f"wrote {out_md} and {out_json}")

@@ -31,19 +31,33 @@ def _env(work: Path, name: str, uri: str, database: str) -> dict[str, str]:
     home = work / name / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "deploy" / "local" / "dagster.yaml", home / "dagster.yaml")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "FORECAST_STAGING_DIR": str(work / name / "staging"),
-           "MONGO_URI": uri, "MONGO_DATABASE": database, "FORECAST_ENV": "local",
-           "FORECAST_ALERT_FILE": str(work / name / "alerts.jsonl"),
-           "FORECAST_MONGO_STATE_DIR": str(work / name / "mongo_unused"),
-           "PYTHONWARNINGS": "ignore"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "FORECAST_STAGING_DIR": str(work / name / "staging"),
+        "MONGO_URI": uri,
+        "MONGO_DATABASE": database,
+        "FORECAST_ENV": "local",
+        "FORECAST_ALERT_FILE": str(work / name / "alerts.jsonl"),
+        "FORECAST_MONGO_STATE_DIR": str(work / name / "mongo_unused"),
+        "PYTHONWARNINGS": "ignore",
+    }
     for name_ in ("FORECAST_BE_SOURCE", "FORECAST_FR_SOURCE", "FORECAST_INFOCLIMAT_SOURCE"):
         env.pop(name_, None)  # the shipped sample week
     return env
 
 
 def _cli(env: dict[str, str], partition_args: list[str], log: Path) -> float:
-    command = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m",
-               "forecast_assets.definitions", "--select", "*", *partition_args]
+    command = [
+        str(Path(sys.executable).parent / "dagster"),
+        "asset",
+        "materialize",
+        "-m",
+        "forecast_assets.definitions",
+        "--select",
+        "*",
+        *partition_args,
+    ]
     started = time.perf_counter()
     with open(log, "ab") as out:
         result = subprocess.run(command, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
@@ -60,10 +74,13 @@ def _inprocess(work: Path, name: str, uri: str, database: str, keys: list[list[s
     from forecast_assets.mongo.resources import MongoResource
     from forecast_assets.staging import LocalStagingZone
 
-    defs = build_defs(resource_overrides={
-        "staging": LocalStagingZone(root=str(work / name / "staging")),
-        "mongo": MongoResource(uri=uri, database=database),
-    }, env="local")
+    defs = build_defs(
+        resource_overrides={
+            "staging": LocalStagingZone(root=str(work / name / "staging")),
+            "mongo": MongoResource(uri=uri, database=database),
+        },
+        env="local",
+    )
     assets = list(defs.assets)
     resources = dict(defs.resources)
     timings = []
@@ -107,8 +124,16 @@ def run(uri: str, work: Path, n_days: int = 7, mode: str = "cli") -> dict:
     per = sum(per_runs)
     ratio = per / single
     return {
-        "mode": mode, "partitions": len(days), "range": f"{days[0]}...{days[-1]}",
-        "single_run_s": single, "runs_per_partition": len(per_runs), "per_partition_total_s": per,
-        "per_partition_run_s": per_runs, "documents": docs_single,
-        "ratio": ratio, "target_ratio": TARGET_RATIO, "met": ratio >= TARGET_RATIO, "log": str(log),
+        "mode": mode,
+        "partitions": len(days),
+        "range": f"{days[0]}...{days[-1]}",
+        "single_run_s": single,
+        "runs_per_partition": len(per_runs),
+        "per_partition_total_s": per,
+        "per_partition_run_s": per_runs,
+        "documents": docs_single,
+        "ratio": ratio,
+        "target_ratio": TARGET_RATIO,
+        "met": ratio >= TARGET_RATIO,
+        "log": str(log),
     }

@@ -76,15 +76,17 @@ def day_range(n_days: int, start: date = START) -> list[date]:
 
 def weeks(days: Sequence[date]) -> list[list[date]]:
     """``days`` cut into runs of 7 (one workbook / one response each)."""
-    return [list(days[i:i + 7]) for i in range(0, len(days), 7)]
+    return [list(days[i : i + 7]) for i in range(0, len(days), 7)]
 
 
-def wu_reader(root: Path, station_id: str, offset: int, week_index: int, week: list[date],
-              mess: bool = True) -> WundergroundSource:
+def wu_reader(
+    root: Path, station_id: str, offset: int, week_index: int, week: list[date], mess: bool = True
+) -> WundergroundSource:
     """Write one week's workbook of a WU station (seeded as sections 1-5 always were); its reader."""
     path = root / "sources" / station_id / f"{week[0].isoformat()}.xlsx"
-    generate_wu_workbook(path, station_id, week, seed=SEED + 100 * offset + week_index,
-                         short_last_day_rows=None, mess=mess)
+    generate_wu_workbook(
+        path, station_id, week, seed=SEED + 100 * offset + week_index, short_last_day_rows=None, mess=mess
+    )
     return WundergroundSource(station_id=station_id, location=str(path))
 
 
@@ -103,8 +105,9 @@ def generate_and_land(root: Path, stations: Sequence[str], n_days: int, mess: bo
     ic = [s for s in stations if station_feed(STATIONS[s]) == INFOCLIMAT_FEED]
     rows = 0
     for week_index, week in enumerate(weeks(days)):
-        sources = {station_feed(STATIONS[s]): wu_reader(root, s, offset, week_index, week, mess)
-                   for offset, s in enumerate(wu)}
+        sources = {
+            station_feed(STATIONS[s]): wu_reader(root, s, offset, week_index, week, mess) for offset, s in enumerate(wu)
+        }
         if ic:
             path = root / "sources" / "infoclimat" / f"{week[0].isoformat()}.json"
             start = datetime.combine(week[0], time(0, 0), tzinfo=UTC)

@@ -15,7 +15,7 @@ import numpy as np
 
 from bench import mongo
 from forecast_assets.feeds import station_window
-from forecast_assets.mongo.load import MEASUREMENTS
+from forecast_assets.mongo.collection_setup import MEASUREMENTS
 from forecast_assets.stations import STATIONS
 
 
@@ -56,7 +56,9 @@ def run(uri: str, database: str, partition_keys: list[str], samples: int = 100) 
         plain.insert_many(docs, ordered=False)
         queries = [
             {"station_id": s.station_id, "timestamp": {"$gte": w[0].to_pydatetime(), "$lt": w[1].to_pydatetime()}}
-            for key in partition_keys for s in STATIONS.values() for w in [station_window(s, key)]
+            for key in partition_keys
+            for s in STATIONS.values()
+            for w in [station_window(s, key)]
         ]
         result = {"documents": len(docs), "samples": samples, "query_shapes": len(queries)}
         for name, collection in (("with_indexes", indexed), ("without_indexes", plain)):
@@ -64,7 +66,8 @@ def run(uri: str, database: str, partition_keys: list[str], samples: int = 100) 
             timings, returned = _time_queries(collection, queries, samples)
             explain = collection.find(queries[0]).sort("timestamp", 1).explain()
             result[name] = {
-                "p50_ms": float(np.percentile(timings, 50)), "p95_ms": float(np.percentile(timings, 95)),
+                "p50_ms": float(np.percentile(timings, 50)),
+                "p95_ms": float(np.percentile(timings, 95)),
                 "mean_docs_returned": returned / samples,
                 "indexes": sorted(collection.index_information()),
                 "winning_plan": _winning(explain),

@@ -17,8 +17,8 @@ import pandas as pd
 from bench import mongo
 from bench.landed_data import Landed
 from forecast_assets.mongo.assets import load_day
+from forecast_assets.mongo.collection_setup import MEASUREMENTS, ensure_collections
 from forecast_assets.mongo.documents import frame_to_documents
-from forecast_assets.mongo.load import MEASUREMENTS, ensure_collections
 from forecast_assets.mongo.sync import DEFAULT_BATCH_SIZE, ShrinkPolicy
 from forecast_assets.weather.assets import build_day
 
@@ -65,10 +65,18 @@ def run(landed: Landed, uri: str, n_days: int, database_prefix: str = "bench_loa
     project_rate, reference_rate = docs / project_s, docs / reference_s
     ratio = project_rate / reference_rate
     return {
-        "partitions": len(keys), "documents": docs, "inserted_by_load_day": inserted,
-        "project_s": project_s, "reference_s": reference_s,
-        "project_docs_per_s": project_rate, "reference_docs_per_s": reference_rate,
-        "ratio": ratio, "target_ratio": TARGET_RATIO, "met": ratio >= TARGET_RATIO,
-        "rerun_s": rerun_s, "rerun_written": sum(t["inserted"] + t["updated"] for t in rerun),
-        "project_database": project_db, "reference_database": reference_db,
+        "partitions": len(keys),
+        "documents": docs,
+        "inserted_by_load_day": inserted,
+        "project_s": project_s,
+        "reference_s": reference_s,
+        "project_docs_per_s": project_rate,
+        "reference_docs_per_s": reference_rate,
+        "ratio": ratio,
+        "target_ratio": TARGET_RATIO,
+        "met": ratio >= TARGET_RATIO,
+        "rerun_s": rerun_s,
+        "rerun_written": sum(t["inserted"] + t["updated"] for t in rerun),
+        "project_database": project_db,
+        "reference_database": reference_db,
     }

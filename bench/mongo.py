@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pymongo import MongoClient
 
-from forecast_assets.mongo.local_server import LocalMongoServer
+from forecast_assets.mongo.embedded_server import LocalMongoServer
 from forecast_assets.mongo.resources import MongoResource
 
 

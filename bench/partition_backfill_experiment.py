@@ -86,9 +86,7 @@ def _downstream_assets(raw_deps: list[dg.AssetDep]) -> list[dg.AssetsDefinition]
 
 
 # Design A: one raw asset, source x date.
-raw_multi_partitions = dg.MultiPartitionsDefinition(
-    {"source": dg.StaticPartitionsDefinition(SOURCES), "date": daily}
-)
+raw_multi_partitions = dg.MultiPartitionsDefinition({"source": dg.StaticPartitionsDefinition(SOURCES), "date": daily})
 
 
 @dg.asset(partitions_def=raw_multi_partitions, backfill_policy=dg.BackfillPolicy.single_run())
@@ -104,9 +102,7 @@ defs_a = dg.Definitions(
             [
                 dg.AssetDep(
                     raw_weather,
-                    partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
-                        partition_dimension_name="date"
-                    ),
+                    partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="date"),
                 )
             ]
         ),
@@ -129,9 +125,7 @@ def build_raw_source_asset(source: str) -> dg.AssetsDefinition:
 
 
 raw_source_assets = [build_raw_source_asset(s) for s in SOURCES]
-defs_b = dg.Definitions(
-    assets=[*raw_source_assets, *_downstream_assets([dg.AssetDep(a) for a in raw_source_assets])]
-)
+defs_b = dg.Definitions(assets=[*raw_source_assets, *_downstream_assets([dg.AssetDep(a) for a in raw_source_assets])])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -274,9 +268,7 @@ def run_scenario(design: str, selection: list[str], partition_names: list[str]) 
                 "wall_s": wall,
                 "runs": run_rows,
                 "errors": errors,
-                "partition_stats": {
-                    "/".join(n["assetKey"]["path"]): n["partitionStats"] for n in stats
-                },
+                "partition_stats": {"/".join(n["assetKey"]["path"]): n["partitionStats"] for n in stats},
             }
 
 
@@ -300,8 +292,21 @@ def run_cli_checks() -> list[tuple[str, str, str]]:
         with tempfile.TemporaryDirectory() as home:
             Path(home, "dagster.yaml").write_text(DAGSTER_YAML)
             env = {**os.environ, "DAGSTER_HOME": home}
-            cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-f", this,
-                   "-a", f"defs_{design.lower()}", "--select", select, "--partition-range", prange]
+            cmd = [
+                sys.executable,
+                "-m",
+                "dagster",
+                "asset",
+                "materialize",
+                "-f",
+                this,
+                "-a",
+                f"defs_{design.lower()}",
+                "--select",
+                select,
+                "--partition-range",
+                prange,
+            ]
             t0 = time.perf_counter()
             p = subprocess.run(cmd, env=env, capture_output=True, text=True)
             wall = time.perf_counter() - t0
@@ -377,7 +382,9 @@ def main() -> None:
         )
 
     print("\n## Per run: requested range (run tags) vs what the asset saw\n")
-    print("| scen | design | run | status | assets | requested (tags) | asset: #keys / partition_key_range / time_window / keys |")
+    print(
+        "| scen | design | run | status | assets | requested (tags) | asset: #keys / partition_key_range / time_window / keys |"
+    )
     print("|---|---|---|---|---|---|---|")
     for r in results:
         for run in r.get("runs", []):

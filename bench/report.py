@@ -29,16 +29,26 @@ def machine_facts(server_version: str = "?") -> dict:
         pass
     mem_gb = "?"
     try:
-        kb = int(next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")).split()[1])
+        kb = int(
+            next(
+                line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+            ).split()[1]
+        )
         mem_gb = f"{kb / 1024 / 1024:.1f}"
     except (OSError, StopIteration, ValueError):
         pass
     return {
         "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "nproc": os.cpu_count(), "memory_gb": mem_gb, "cpu": cpu,
-        "os": platform.platform(), "python": sys.version.split()[0],
-        "pandas": _version("pandas"), "numpy": _version("numpy"), "dagster": _version("dagster"),
-        "pymongo": _version("pymongo"), "secantusdb": _version("secantusdb"),
+        "nproc": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "cpu": cpu,
+        "os": platform.platform(),
+        "python": sys.version.split()[0],
+        "pandas": _version("pandas"),
+        "numpy": _version("numpy"),
+        "dagster": _version("dagster"),
+        "pymongo": _version("pymongo"),
+        "secantusdb": _version("secantusdb"),
         "mongo_server": os.environ.get("MONGO_URI") and "MONGO_URI (external)" or "SecantusDB (local, dedicated)",
         "mongo_server_version": server_version,
     }
@@ -80,26 +90,38 @@ def render(results: dict) -> str:
     ]
     t, ld, d, s, r = (results.get(k) for k in ("transform", "load", "dagster", "scaling", "latency"))
     if t:
-        out.append(f"| 1 | Transform: project vs row-by-row reference | ≥ 20× | {_f(t['ratio'])}× "
-                   f"({_f(t['project_rows_per_s'], 0)} vs {_f(t['reference_rows_per_s'], 0)} rows/s) | {_mark(t['met'])} |")
+        out.append(
+            f"| 1 | Transform: project vs row-by-row reference | ≥ 20× | {_f(t['ratio'])}× "
+            f"({_f(t['project_rows_per_s'], 0)} vs {_f(t['reference_rows_per_s'], 0)} rows/s) | {_mark(t['met'])} |"
+        )
     if ld:
-        out.append(f"| 2 | Mongo load: `load_day` vs `insert_one` loop | ≥ 5× | {_f(ld['ratio'])}× "
-                   f"({_f(ld['project_docs_per_s'], 0)} vs {_f(ld['reference_docs_per_s'], 0)} docs/s) | {_mark(ld['met'])} |")
+        out.append(
+            f"| 2 | Mongo load: `load_day` vs `insert_one` loop | ≥ 5× | {_f(ld['ratio'])}× "
+            f"({_f(ld['project_docs_per_s'], 0)} vs {_f(ld['reference_docs_per_s'], 0)} docs/s) | {_mark(ld['met'])} |"
+        )
     if d:
-        out.append(f"| 3 | Dagster: 1 single-run backfill vs 1 run per partition ({d['partitions']} days, {d['mode']}) | ≥ 5× | "
-                   f"{_f(d['ratio'])}× ({_f(d['single_run_s'])} s vs {_f(d['per_partition_total_s'])} s) | {_mark(d['met'])} |")
+        out.append(
+            f"| 3 | Dagster: 1 single-run backfill vs 1 run per partition ({d['partitions']} days, {d['mode']}) | ≥ 5× | "
+            f"{_f(d['ratio'])}× ({_f(d['single_run_s'])} s vs {_f(d['per_partition_total_s'])} s) | {_mark(d['met'])} |"
+        )
     if s:
         runs = s["runs"]
-        out.append(f"| 4a | Scaling: time linear in days (max/min s per day) | ≤ 1.5 | {_f(s['s_per_day_spread'], 2)} "
-                   f"({', '.join(_f(x['s_per_day'], 3) for x in runs)} s/day) | {_mark(s['linear_met'])} |")
-        out.append(f"| 4b | Scaling: peak RSS {runs[-1]['days']} d / {runs[0]['days']} d | ≤ 1.5× | "
-                   f"{_f(s['rss_ratio_last_first'], 2)}× ({_f(runs[-1]['peak_rss_mb'])} / {_f(runs[0]['peak_rss_mb'])} MB) | {_mark(s['rss_met'])} |")
+        out.append(
+            f"| 4a | Scaling: time linear in days (max/min s per day) | ≤ 1.5 | {_f(s['s_per_day_spread'], 2)} "
+            f"({', '.join(_f(x['s_per_day'], 3) for x in runs)} s/day) | {_mark(s['linear_met'])} |"
+        )
+        out.append(
+            f"| 4b | Scaling: peak RSS {runs[-1]['days']} d / {runs[0]['days']} d | ≤ 1.5× | "
+            f"{_f(s['rss_ratio_last_first'], 2)}× ({_f(runs[-1]['peak_rss_mb'])} / {_f(runs[0]['peak_rss_mb'])} MB) | {_mark(s['rss_met'])} |"
+        )
     sc = results.get("scale")
     if sc:
         out += _scale_summary(sc)
     if r:
-        out.append(f"| 5 | Read latency, one station-day (p95 with / without indexes) | index used, faster | "
-                   f"{_f(r['with_indexes']['p95_ms'], 2)} / {_f(r['without_indexes']['p95_ms'], 2)} ms | {_mark(r['met'])} |")
+        out.append(
+            f"| 5 | Read latency, one station-day (p95 with / without indexes) | index used, faster | "
+            f"{_f(r['with_indexes']['p95_ms'], 2)} / {_f(r['without_indexes']['p95_ms'], 2)} ms | {_mark(r['met'])} |"
+        )
     out.append("")
 
     if t:
@@ -140,9 +162,14 @@ def render(results: dict) -> str:
         out += [
             "## 3. End-to-end Dagster (whole lineage: 3 raw assets → weather_data + checks → MongoDB + checks)",
             "",
-            f"Mode `{d['mode']}`: " + ("`dagster asset materialize -m forecast_assets.definitions --select '*'` as a "
-            "subprocess, local instance (`deploy/local/dagster.yaml`), each side its own DAGSTER_HOME, staging "
-            "folder and database." if d["mode"] == "cli" else "`dg.materialize` in this process (no process start-up)."),
+            f"Mode `{d['mode']}`: "
+            + (
+                "`dagster asset materialize -m forecast_assets.definitions --select '*'` as a "
+                "subprocess, local instance (`deploy/local/dagster.yaml`), each side its own DAGSTER_HOME, staging "
+                "folder and database."
+                if d["mode"] == "cli"
+                else "`dg.materialize` in this process (no process start-up)."
+            ),
             "",
             "| shape | runs | wall s |",
             "|---|---|---|",
@@ -163,8 +190,10 @@ def render(results: dict) -> str:
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for x in s["runs"]:
-            out.append(f"| {x['days']} | {x['raw_rows']:,} | {x['documents']:,} | {_f(x['wall_s'])} | {_f(x['transform_s'])} | "
-                       f"{_f(x['load_s'])} | {_f(x['s_per_day'], 3)} | {_f(x['peak_rss_mb'])} | {_f(x['rss_after_imports_mb'])} |")
+            out.append(
+                f"| {x['days']} | {x['raw_rows']:,} | {x['documents']:,} | {_f(x['wall_s'])} | {_f(x['transform_s'])} | "
+                f"{_f(x['load_s'])} | {_f(x['s_per_day'], 3)} | {_f(x['peak_rss_mb'])} | {_f(x['rss_after_imports_mb'])} |"
+            )
         out += [
             "",
             f"Time linear in days: s/day spread (max/min) {_f(s['s_per_day_spread'], 2)} (target ≤ 1.5) {_mark(s['linear_met'])}; "
@@ -183,10 +212,16 @@ def render(results: dict) -> str:
         ]
         for name in ("with_indexes", "without_indexes"):
             x = r[name]
-            out.append(f"| {name.replace('_', ' ')} | {', '.join(x['indexes'])} | {_f(x['p50_ms'], 2)} | {_f(x['p95_ms'], 2)} | "
-                       f"{_f(x['mean_docs_returned'])} | {' ← '.join(x['winning_plan'])} |")
-        out += ["", f"p95 speed-up from the indexes: {_f(r['p95_speedup'], 1)}× {_mark(r['met'])} "
-                "(met = the winning plan uses an index scan and p95 is lower).", ""]
+            out.append(
+                f"| {name.replace('_', ' ')} | {', '.join(x['indexes'])} | {_f(x['p50_ms'], 2)} | {_f(x['p95_ms'], 2)} | "
+                f"{_f(x['mean_docs_returned'])} | {' ← '.join(x['winning_plan'])} |"
+            )
+        out += [
+            "",
+            f"p95 speed-up from the indexes: {_f(r['p95_speedup'], 1)}× {_mark(r['met'])} "
+            "(met = the winning plan uses an index scan and p95 is lower).",
+            "",
+        ]
     if sc:
         out += _scale_section(sc)
     notes = results.get("notes") or []
@@ -215,22 +250,28 @@ def _scale_summary(sc: dict) -> list[str]:
     ]
     v = sc.get("vs_today") or {}
     if "ratio" in v:
-        rows.append(f"| 6d | Scale: vs today's code ({_size(v)}, same days) | ≥ {_f(v['target_ratio'], 0)}× | "
-                    f"{_f(v['ratio'], 2)}× ({_f(v['new']['wall_s'])} s vs {_f(v['today']['wall_s'])} s) | {_mark(v['met'])} |")
+        rows.append(
+            f"| 6d | Scale: vs today's code ({_size(v)}, same days) | ≥ {_f(v['target_ratio'], 0)}× | "
+            f"{_f(v['ratio'], 2)}× ({_f(v['new']['wall_s'])} s vs {_f(v['today']['wall_s'])} s) | {_mark(v['met'])} |"
+        )
     elif v:
         rows.append(f"| 6d | Scale: vs today's code | ≥ 8× | not measured: {v.get('skipped')} | — |")
     t = sc["transform"]
-    rows.append(f"| 6e | Scale: transform vs row-by-row reference ({_size(t)}, same landed files) | "
-                f"≥ {_f(t['target_ratio'], 0)}× | {_f(t['ratio'], 2)}× ({_f(t['project']['raw_rows_per_s'], 0)} vs "
-                f"{_f(t['rowwise']['raw_rows_per_s'], 0)} rows/s) | {_mark(t['met'])} |")
+    rows.append(
+        f"| 6e | Scale: transform vs row-by-row reference ({_size(t)}, same landed files) | "
+        f"≥ {_f(t['target_ratio'], 0)}× | {_f(t['ratio'], 2)}× ({_f(t['project']['raw_rows_per_s'], 0)} vs "
+        f"{_f(t['rowwise']['raw_rows_per_s'], 0)} rows/s) | {_mark(t['met'])} |"
+    )
     return rows
 
 
 def _scale_row(label: str, x: dict) -> str:
     c = x["counts"]
-    return (f"| {label} | {_size(x)} | {x['raw_rows']:,} | {c.get('rows_out', 0):,} | {x['chunk_days']} | "
-            f"{_f(x['wall_s'], 2)} | {_f(x['cpu_s'], 2)} | {_f(x['raw_rows_per_s'], 0)} | {_f(x['peak_rss_mb'])} | "
-            f"{_f(x['rss_after_imports_mb'])} | {_f(x['load_avg_1m_at_start'], 1)} |")
+    return (
+        f"| {label} | {_size(x)} | {x['raw_rows']:,} | {c.get('rows_out', 0):,} | {x['chunk_days']} | "
+        f"{_f(x['wall_s'], 2)} | {_f(x['cpu_s'], 2)} | {_f(x['raw_rows_per_s'], 0)} | {_f(x['peak_rss_mb'])} | "
+        f"{_f(x['rss_after_imports_mb'])} | {_f(x['load_avg_1m_at_start'], 1)} |"
+    )
 
 
 def _scale_section(sc: dict) -> list[str]:
@@ -254,22 +295,40 @@ def _scale_section(sc: dict) -> list[str]:
     out += [_scale_row(f"`{x['pipeline']}`", x) for x in sc["runs"]]
     v = sc.get("vs_today") or {}
     if "ratio" in v:
-        out += [_scale_row(f"new: `{v['new']['pipeline']}`", v["new"]),
-                _scale_row(f"today: `{v['today']['pipeline']}`", v["today"])]
+        out += [
+            _scale_row(f"new: `{v['new']['pipeline']}`", v["new"]),
+            _scale_row(f"today: `{v['today']['pipeline']}`", v["today"]),
+        ]
     t = sc["transform"]
-    out += [_scale_row(f"transform: `{t['project']['pipeline']}`", t["project"]),
-            _scale_row(f"row-by-row: `{t['rowwise']['pipeline']}`", t["rowwise"])]
+    out += [
+        _scale_row(f"transform: `{t['project']['pipeline']}`", t["project"]),
+        _scale_row(f"row-by-row: `{t['rowwise']['pipeline']}`", t["rowwise"]),
+    ]
     if t.get("today"):
         out.append(_scale_row(f"transform today: `{t['today']['pipeline']}`", t["today"]))
     mismatched = [x["pipeline"] for x in sc["runs"] if x.get("raw_rows_match") is False]
-    out += ["", f"Targets ({_size(sc['largest'])}): wall {_mark(sc['wall_met'])}, raw rows/s {_mark(sc['rows_per_s_met'])}, "
-            f"peak RSS {_mark(sc['rss_met'])}; vs today {_mark(v.get('met'))}; transform {_mark(t['met'])}."
-            + (f" Raw rows counted by the pipeline differ from the landed rows: {', '.join(mismatched)}." if mismatched else ""),
-            ""]
+    out += [
+        "",
+        f"Targets ({_size(sc['largest'])}): wall {_mark(sc['wall_met'])}, raw rows/s {_mark(sc['rows_per_s_met'])}, "
+        f"peak RSS {_mark(sc['rss_met'])}; vs today {_mark(v.get('met'))}; transform {_mark(t['met'])}."
+        + (
+            f" Raw rows counted by the pipeline differ from the landed rows: {', '.join(mismatched)}."
+            if mismatched
+            else ""
+        ),
+        "",
+    ]
     if sc.get("profile"):
         p = sc["profile"]
-        out += [f"Profile of one {p['stations']}-station day (cProfile, top by cumulative time; wall under the "
-                f"profiler {_f(p['wall_s'], 2)} s):", "", "```", p["profile"], "```", ""]
+        out += [
+            f"Profile of one {p['stations']}-station day (cProfile, top by cumulative time; wall under the "
+            f"profiler {_f(p['wall_s'], 2)} s):",
+            "",
+            "```",
+            p["profile"],
+            "```",
+            "",
+        ]
     return out
 
 

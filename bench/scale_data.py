@@ -59,8 +59,7 @@ def land_scale(cache_root: Path, n_stations: int, n_days: int, workers: int = 2)
     with registered(n_stations) as station_ids:
         if marker.exists():
             known = json.loads(marker.read_text())
-            if (known.get("version") == DATA_VERSION and known["stations"] == station_ids
-                    and known["days"] >= n_days):
+            if known.get("version") == DATA_VERSION and known["stations"] == station_ids and known["days"] >= n_days:
                 days = day_range(n_days)
                 rows = {d.isoformat(): known["rows_per_day"][d.isoformat()] for d in days}
                 return Landed(root, station_ids, days, sum(rows.values())), rows
@@ -78,8 +77,9 @@ def land_scale(cache_root: Path, n_stations: int, n_days: int, workers: int = 2)
         else:
             for job in jobs:
                 rows.update(_land_week_job(job))
-        marker.write_text(json.dumps({"version": DATA_VERSION, "stations": station_ids, "days": n_days,
-                                      "rows_per_day": rows}))
+        marker.write_text(
+            json.dumps({"version": DATA_VERSION, "stations": station_ids, "days": n_days, "rows_per_day": rows})
+        )
         return Landed(root, station_ids, days, sum(rows.values())), rows
 
 
@@ -101,8 +101,9 @@ def _land_week_job(job: tuple[Path, int, int, list[date], Path | None]) -> dict[
         return land_week(root, station_ids, week_index, week, donor)
 
 
-def land_week(root: Path, station_ids: Sequence[str], week_index: int, week: list[date],
-              donor: Path | None = None) -> dict[str, int]:
+def land_week(
+    root: Path, station_ids: Sequence[str], week_index: int, week: list[date], donor: Path | None = None
+) -> dict[str, int]:
     """Generate and land one week of every feed; the raw rows landed per day.
 
     With a ``donor`` tree (same WU stations, at least these days), its WU days are hard-linked
@@ -112,8 +113,11 @@ def land_week(root: Path, station_ids: Sequence[str], week_index: int, week: lis
     rows = {day.isoformat(): 0 for day in week}
     wu = [s for s in station_ids if station_feed(STATIONS[s]) != INFOCLIMAT_FEED]
     ic = [s for s in station_ids if station_feed(STATIONS[s]) == INFOCLIMAT_FEED]
-    readers = {} if donor else {
-        station_feed(STATIONS[s]): wu_reader(root, s, offset, week_index, week) for offset, s in enumerate(wu)}
+    readers = (
+        {}
+        if donor
+        else {station_feed(STATIONS[s]): wu_reader(root, s, offset, week_index, week) for offset, s in enumerate(wu)}
+    )
     for source in RAW_SOURCES:
         for day in week:
             key = day.isoformat()
@@ -156,7 +160,8 @@ def _infoclimat_week(root: Path, station_ids: list[str], week_index: int, week: 
     for station_id in station_ids:
         for index, record in enumerate(doc["hourly"][station_id]):
             per_day[record["dh_utc"][:10]].append(
-                with_lineage(record, uri, f"hourly[{station_id}][{index}]", INGESTED_AT))
+                with_lineage(record, uri, f"hourly[{station_id}][{index}]", INGESTED_AT)
+            )
     return per_day
 
 

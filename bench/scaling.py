@@ -33,7 +33,7 @@ def child(raw_root: str, out_root: str, n_days: int, uri: str, database: str) ->
     warnings.filterwarnings("ignore")
     from bench.landed_data import day_range
     from forecast_assets.mongo.assets import load_day
-    from forecast_assets.mongo.load import ensure_collections
+    from forecast_assets.mongo.collection_setup import ensure_collections
     from forecast_assets.mongo.resources import MongoResource
     from forecast_assets.mongo.sync import DEFAULT_BATCH_SIZE, ShrinkPolicy
     from forecast_assets.staging import LocalStagingZone
@@ -62,9 +62,16 @@ def child(raw_root: str, out_root: str, n_days: int, uri: str, database: str) ->
         del built
     wall = time.perf_counter() - started
     mongo.close()
-    return {"days": n_days, "wall_s": wall, "transform_s": transform_s, "load_s": load_s,
-            "raw_rows": rows, "documents": docs, "peak_rss_mb": _rss_mb(),
-            "rss_after_imports_mb": rss_after_imports}
+    return {
+        "days": n_days,
+        "wall_s": wall,
+        "transform_s": transform_s,
+        "load_s": load_s,
+        "raw_rows": rows,
+        "documents": docs,
+        "peak_rss_mb": _rss_mb(),
+        "rss_after_imports_mb": rss_after_imports,
+    }
 
 
 def run(landed, uri: str, work: Path, days: list[int]) -> dict:
@@ -74,8 +81,22 @@ def run(landed, uri: str, work: Path, days: list[int]) -> dict:
     for n_days in days:
         database = f"bench_scaling_{n_days}_{uuid.uuid4().hex[:6]}"
         out_root = work / f"scaling_out_{n_days}"
-        command = [sys.executable, "-m", "bench.scaling", "--child", "--raw", str(landed.root / "staging"),
-                   "--out", str(out_root), "--days", str(n_days), "--uri", uri, "--database", database]
+        command = [
+            sys.executable,
+            "-m",
+            "bench.scaling",
+            "--child",
+            "--raw",
+            str(landed.root / "staging"),
+            "--out",
+            str(out_root),
+            "--days",
+            str(n_days),
+            "--uri",
+            uri,
+            "--database",
+            database,
+        ]
         started = time.perf_counter()
         result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
         process_s = time.perf_counter() - started
@@ -90,10 +111,13 @@ def run(landed, uri: str, work: Path, days: list[int]) -> dict:
     per_day = [r["s_per_day"] for r in runs]
     linearity = max(per_day) / min(per_day)  # 1.0 = perfectly linear in days
     return {
-        "stations": len(landed.stations), "runs": runs,
-        "rss_ratio_last_first": rss_ratio, "target_rss_ratio": TARGET_RSS_RATIO,
+        "stations": len(landed.stations),
+        "runs": runs,
+        "rss_ratio_last_first": rss_ratio,
+        "target_rss_ratio": TARGET_RSS_RATIO,
         "rss_met": rss_ratio <= TARGET_RSS_RATIO,
-        "s_per_day_spread": linearity, "linear_met": linearity <= 1.5,
+        "s_per_day_spread": linearity,
+        "linear_met": linearity <= 1.5,
         "met": rss_ratio <= TARGET_RSS_RATIO and linearity <= 1.5,
     }
 

@@ -17,7 +17,7 @@ import re
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,12 +39,19 @@ def run_round(number: int, pytest_args: list[str], log_dir: Path) -> dict:
     with log.open("w") as handle:
         code = subprocess.call(
             [sys.executable, "-m", "pytest", "-m", "stress", "-q", "-p", "no:cacheprovider", *pytest_args],
-            cwd=REPO, stdout=handle, stderr=subprocess.STDOUT,
+            cwd=REPO,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
         )
     text = log.read_text(errors="replace")
     summaries = SUMMARY.findall(text)
-    return {"round": number, "exit": code, "seconds": round(time.monotonic() - started, 1),
-            "summary": summaries[-1] if summaries else "(no summary line)", "log": str(log)}
+    return {
+        "round": number,
+        "exit": code,
+        "seconds": round(time.monotonic() - started, 1),
+        "summary": summaries[-1] if summaries else "(no summary line)",
+        "log": str(log),
+    }
 
 
 def write_report(args: argparse.Namespace, started: datetime, rounds: list[dict]) -> None:
@@ -57,7 +64,8 @@ def write_report(args: argparse.Namespace, started: datetime, rounds: list[dict]
         f"{args.load} busy process(es) alongside, `pytest -m stress {' '.join(args.pytest_args)}`.",
         "",
         f"**{passed} of {len(rounds)} rounds passed** ({args.rounds} asked"
-        + ("" if len(rounds) == args.rounds else f"; stopped after {len(rounds)}") + ").",
+        + ("" if len(rounds) == args.rounds else f"; stopped after {len(rounds)}")
+        + ").",
         "",
         "| round | exit | pytest summary | seconds |",
         "|---|---|---|---|",
@@ -81,14 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     burners = [multiprocessing.Process(target=_burn, args=(stop,), daemon=True) for _ in range(args.load)]
     for burner in burners:
         burner.start()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     rounds: list[dict] = []
     try:
         for number in range(1, args.rounds + 1):
             outcome = run_round(number, args.pytest_args, args.log_dir)
             rounds.append(outcome)
-            print(f"round {number}/{args.rounds}: exit {outcome['exit']}, {outcome['summary']}, "
-                  f"{outcome['seconds']} s", flush=True)
+            print(
+                f"round {number}/{args.rounds}: exit {outcome['exit']}, {outcome['summary']}, {outcome['seconds']} s",
+                flush=True,
+            )
             write_report(args, started, rounds)  # after every round: an interrupted loop keeps its record
     finally:
         stop.set()

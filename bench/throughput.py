@@ -79,8 +79,7 @@ def _counts(result) -> dict[str, int]:
     return {"rows_out": int(result)} if isinstance(result, int) else {k: int(v) for k, v in result.items()}
 
 
-def child(spec: str, raw_root: str, n_stations: int, n_days: int, chunk_days: int,
-          profile_top: int = 0) -> dict:
+def child(spec: str, raw_root: str, n_stations: int, n_days: int, chunk_days: int, profile_top: int = 0) -> dict:
     """One measurement, in this (fresh) process."""
     import warnings
 
@@ -97,7 +96,7 @@ def child(spec: str, raw_root: str, n_stations: int, n_days: int, chunk_days: in
         rss_after_imports = peak_rss_mb()
         keys = [d.isoformat() for d in day_range(n_days)]
         step = chunk_days if chunk_days > 0 else len(keys)
-        chunks = [keys[i:i + step] for i in range(0, len(keys), step)]
+        chunks = [keys[i : i + step] for i in range(0, len(keys), step)]
         profiler = None
         if profile_top:
             import cProfile
@@ -114,11 +113,21 @@ def child(spec: str, raw_root: str, n_stations: int, n_days: int, chunk_days: in
                 totals[name] = totals.get(name, 0) + value
             slowest = max(slowest, time.perf_counter() - t0)
         wall, cpu = time.perf_counter() - started, _cpu_s() - cpu0
-        result = {"pipeline": spec, "stations": n_stations, "days": n_days, "chunk_days": step,
-                  "chunks": len(chunks), "slowest_chunk_s": slowest, "wall_s": wall, "cpu_s": cpu,
-                  "counts": totals, "peak_rss_mb": peak_rss_mb(), "rss_after_imports_mb": rss_after_imports,
-                  "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-                  "load_avg_1m_at_start": load_start}
+        result = {
+            "pipeline": spec,
+            "stations": n_stations,
+            "days": n_days,
+            "chunk_days": step,
+            "chunks": len(chunks),
+            "slowest_chunk_s": slowest,
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "counts": totals,
+            "peak_rss_mb": peak_rss_mb(),
+            "rss_after_imports_mb": rss_after_imports,
+            "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+            "load_avg_1m_at_start": load_start,
+        }
         if profiler is not None:
             import io
             import pstats
@@ -141,17 +150,42 @@ def _trim_profile(text: str) -> str:
     return re.sub(r"\S*/(site-packages|lib/python3\.\d+)/", "", body)
 
 
-def measure(spec: str, landed, n_stations: int, n_days: int, rows_per_day: dict[str, int],
-            chunk_days: int, profile_top: int = 0, repo: Path = REPO) -> dict:
+def measure(
+    spec: str,
+    landed,
+    n_stations: int,
+    n_days: int,
+    rows_per_day: dict[str, int],
+    chunk_days: int,
+    profile_top: int = 0,
+    repo: Path = REPO,
+) -> dict:
     """Run one child; its figures plus raw rows/s over the rows the bench landed for those days."""
-    command = [sys.executable, "-m", "bench.throughput", "--child", "--pipeline", spec,
-               "--raw", str(landed.root / "staging"), "--stations", str(n_stations), "--days", str(n_days),
-               "--chunk-days", str(chunk_days), "--profile", str(profile_top)]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.throughput",
+        "--child",
+        "--pipeline",
+        spec,
+        "--raw",
+        str(landed.root / "staging"),
+        "--stations",
+        str(n_stations),
+        "--days",
+        str(n_days),
+        "--chunk-days",
+        str(chunk_days),
+        "--profile",
+        str(profile_top),
+    ]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=repo, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"scale child {spec} ({n_stations} stations x {n_days} days, raw at "
-                           f"{landed.root / 'staging'}) failed with code {done.returncode}:\n{done.stderr[-3000:]}")
+        raise RuntimeError(
+            f"scale child {spec} ({n_stations} stations x {n_days} days, raw at "
+            f"{landed.root / 'staging'}) failed with code {done.returncode}:\n{done.stderr[-3000:]}"
+        )
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     figures["process_s"] = time.perf_counter() - started
     landed_rows = sum(rows_per_day[d.isoformat()] for d in landed.days[:n_days])
@@ -162,10 +196,20 @@ def measure(spec: str, landed, n_stations: int, n_days: int, rows_per_day: dict[
     return figures
 
 
-def run(cache_root: Path, sizes: Sequence[tuple[int, int]] = SIZES, pipeline: str = PIPELINE,
-        reference: str | None = REFERENCE, transform: str = TRANSFORM, rowwise: str = ROWWISE,
-        chunk_days: int = 7, reference_days: int = 14, transform_size: tuple[int, int] = (6, 365),
-        workers: int = 2, profile_top: int = 15, say: Callable[[str], None] = print) -> dict:
+def run(
+    cache_root: Path,
+    sizes: Sequence[tuple[int, int]] = SIZES,
+    pipeline: str = PIPELINE,
+    reference: str | None = REFERENCE,
+    transform: str = TRANSFORM,
+    rowwise: str = ROWWISE,
+    chunk_days: int = 7,
+    reference_days: int = 14,
+    transform_size: tuple[int, int] = (6, 365),
+    workers: int = 2,
+    profile_top: int = 15,
+    say: Callable[[str], None] = print,
+) -> dict:
     """Land the data (cached), measure every figure, mark the targets met or missed."""
     from bench.scale_data import land_scale
 
@@ -176,8 +220,10 @@ def run(cache_root: Path, sizes: Sequence[tuple[int, int]] = SIZES, pipeline: st
         n_days = max(d for n, d in wanted if n == n_stations)
         started = time.perf_counter()
         landed[n_stations] = land_scale(cache_root, n_stations, n_days, workers=workers)
-        say(f"6. scale: {n_stations} stations x {n_days} days landed ({landed[n_stations][0].raw_rows:,} raw rows, "
-            f"{time.perf_counter() - started:.0f} s, cache {landed[n_stations][0].root})")
+        say(
+            f"6. scale: {n_stations} stations x {n_days} days landed ({landed[n_stations][0].raw_rows:,} raw rows, "
+            f"{time.perf_counter() - started:.0f} s, cache {landed[n_stations][0].root})"
+        )
 
     def one(spec: str, n: int, d: int, top: int = 0) -> dict:
         say(f"6. scale: {spec} over {n} stations x {d} days")
@@ -188,32 +234,58 @@ def run(cache_root: Path, sizes: Sequence[tuple[int, int]] = SIZES, pipeline: st
     largest = runs[0]
     at_target_size = (largest["stations"], largest["days"]) == TARGET_SIZE
     result = {
-        "pipeline": pipeline, "chunk_days": chunk_days, "runs": runs,
+        "pipeline": pipeline,
+        "chunk_days": chunk_days,
+        "runs": runs,
         "largest": {"stations": largest["stations"], "days": largest["days"]},
-        "target_wall_s": TARGET_WALL_S, "target_rows_per_s": TARGET_ROWS_PER_S, "target_rss_mb": TARGET_RSS_MB,
+        "target_wall_s": TARGET_WALL_S,
+        "target_rows_per_s": TARGET_ROWS_PER_S,
+        "target_rss_mb": TARGET_RSS_MB,
         "wall_met": largest["wall_s"] <= TARGET_WALL_S if at_target_size else None,
         "rows_per_s_met": largest["raw_rows_per_s"] >= TARGET_ROWS_PER_S,
         "rss_met": largest["peak_rss_mb"] <= TARGET_RSS_MB,
     }
     if reference and not _reference_present(reference):
-        result["vs_today"] = {"reference": reference, "met": None,
-                              "skipped": "bench/reference_v1 (the frozen copy of today's weather path) is not there yet"}
+        result["vs_today"] = {
+            "reference": reference,
+            "met": None,
+            "skipped": "bench/reference_v1 (the frozen copy of today's weather path) is not there yet",
+        }
     elif reference:
         n = sizes[0][0]
         new = one(pipeline, n, reference_days)
         old = one(reference, n, reference_days)
-        result["vs_today"] = {"reference": reference, "stations": n, "days": reference_days, "new": new, "today": old,
-                              "ratio": old["wall_s"] / new["wall_s"], "target_ratio": TARGET_VS_TODAY}
+        result["vs_today"] = {
+            "reference": reference,
+            "stations": n,
+            "days": reference_days,
+            "new": new,
+            "today": old,
+            "ratio": old["wall_s"] / new["wall_s"],
+            "target_ratio": TARGET_VS_TODAY,
+        }
         result["vs_today"]["met"] = result["vs_today"]["ratio"] >= TARGET_VS_TODAY
     n, d = transform_size
     project, row_by_row = one(transform, n, d), one(rowwise, n, d)
-    result["transform"] = {"spec": transform, "stations": n, "days": d, "project": project, "rowwise": row_by_row,
-                           "ratio": row_by_row["wall_s"] / project["wall_s"], "target_ratio": TARGET_TRANSFORM}
+    result["transform"] = {
+        "spec": transform,
+        "stations": n,
+        "days": d,
+        "project": project,
+        "rowwise": row_by_row,
+        "ratio": row_by_row["wall_s"] / project["wall_s"],
+        "target_ratio": TARGET_TRANSFORM,
+    }
     result["transform"]["met"] = result["transform"]["ratio"] >= TARGET_TRANSFORM
     if transform != TRANSFORM_TODAY:
         result["transform"]["today"] = one(TRANSFORM_TODAY, n, d)
-    flags = [result["wall_met"], result["rows_per_s_met"], result["rss_met"],
-             result.get("vs_today", {}).get("met"), result["transform"]["met"]]
+    flags = [
+        result["wall_met"],
+        result["rows_per_s_met"],
+        result["rss_met"],
+        result.get("vs_today", {}).get("met"),
+        result["transform"]["met"],
+    ]
     result["met"] = all(f is not False for f in flags)
     if profile_top and not result["met"]:  # a miss is explained with a profile of one 162-station day
         result["profile"] = one(pipeline, sizes[0][0], 1, profile_top)

@@ -23,33 +23,72 @@ from bench.landed_data import Landed, feed_station_ids, raw_rows_of
 from forecast_assets.feeds import RAW_FEEDS
 from forecast_assets.partitions import partition_day
 from forecast_assets.stations import STATIONS
+from forecast_assets.weather.infoclimat import transform_infoclimat
 from forecast_assets.weather.schema import COLUMNS, MEASURE_COLUMNS
-from forecast_assets.weather.transform import transform_infoclimat, transform_wunderground
+from forecast_assets.weather.wunderground import transform_wunderground
 
 TARGET_RATIO = 20.0
 
 _WU_FIELDS = {
-    "Temperature": "temperature_c", "Dew Point": "dew_point_c", "Humidity": "humidity_pct",
-    "Wind": "wind_direction_deg", "Speed": "wind_speed_kmh", "Gust": "wind_gust_kmh",
-    "Pressure": "pressure_hpa", "Precip. Rate.": "precip_rate_mm_h", "Precip. Accum.": "precip_accum_mm",
-    "UV": "uv_index", "Solar": "solar_radiation_wm2",
+    "Temperature": "temperature_c",
+    "Dew Point": "dew_point_c",
+    "Humidity": "humidity_pct",
+    "Wind": "wind_direction_deg",
+    "Speed": "wind_speed_kmh",
+    "Gust": "wind_gust_kmh",
+    "Pressure": "pressure_hpa",
+    "Precip. Rate.": "precip_rate_mm_h",
+    "Precip. Accum.": "precip_accum_mm",
+    "UV": "uv_index",
+    "Solar": "solar_radiation_wm2",
 }
 _IC_FIELDS = {
-    "temperature": "temperature_c", "pression": "pressure_hpa", "humidite": "humidity_pct",
-    "point_de_rosee": "dew_point_c", "visibilite": "visibility_m", "vent_moyen": "wind_speed_kmh",
-    "vent_rafales": "wind_gust_kmh", "vent_direction": "wind_direction_deg", "pluie_1h": "precip_1h_mm",
-    "pluie_3h": "precip_3h_mm", "neige_au_sol": "snow_depth_cm", "nebulosite": "cloud_cover_octas",
+    "temperature": "temperature_c",
+    "pression": "pressure_hpa",
+    "humidite": "humidity_pct",
+    "point_de_rosee": "dew_point_c",
+    "visibilite": "visibility_m",
+    "vent_moyen": "wind_speed_kmh",
+    "vent_rafales": "wind_gust_kmh",
+    "vent_direction": "wind_direction_deg",
+    "pluie_1h": "precip_1h_mm",
+    "pluie_3h": "precip_3h_mm",
+    "neige_au_sol": "snow_depth_cm",
+    "nebulosite": "cloud_cover_octas",
     "temps_omm": "weather_code",
 }
-_COMPASS = ["North", "NNE", "NE", "ENE", "East", "ESE", "SE", "SSE",
-            "South", "SSW", "SW", "WSW", "West", "WNW", "NW", "NNW"]
+_COMPASS = [
+    "North",
+    "NNE",
+    "NE",
+    "ENE",
+    "East",
+    "ESE",
+    "SE",
+    "SSE",
+    "South",
+    "SSW",
+    "SW",
+    "WSW",
+    "West",
+    "WNW",
+    "NW",
+    "NNW",
+]
 _WIND = {name: i * 22.5 for i, name in enumerate(_COMPASS)}
 _WIND.update({"N": 0.0, "E": 90.0, "S": 180.0, "W": 270.0})
 _CALM = {"calm", "variable", "var", "vrb"}
 _NULLS = {"", "--", "n/a"}
 _UNITS = {  # unit text -> (a, b): value * a + b
-    "°F": (5.0 / 9.0, -32.0 * 5.0 / 9.0), "°C": (1.0, 0.0), "%": (1.0, 0.0), "mph": (1.609344, 0.0),
-    "km/h": (1.0, 0.0), "in": (25.4, 0.0), "mm": (1.0, 0.0), "w/m²": (1.0, 0.0), "hPa": (1.0, 0.0),
+    "°F": (5.0 / 9.0, -32.0 * 5.0 / 9.0),
+    "°C": (1.0, 0.0),
+    "%": (1.0, 0.0),
+    "mph": (1.609344, 0.0),
+    "km/h": (1.0, 0.0),
+    "in": (25.4, 0.0),
+    "mm": (1.0, 0.0),
+    "w/m²": (1.0, 0.0),
+    "hPa": (1.0, 0.0),
 }
 _UTC = UTC
 
@@ -93,9 +132,15 @@ def reference_wunderground(rows: list[dict], station_id: str, day: date) -> pd.D
             utc = local.astimezone(_UTC)
             if utc.astimezone(zone).replace(tzinfo=None) != naive:  # skipped by spring-forward
                 raise _Bad(row["Time"])
-            record = {"station_id": station_id, "station_name": station.name, "source": station.provider,
-                      "latitude": station.latitude, "longitude": station.longitude,
-                      "elevation_m": float(station.elevation_m), "timestamp": utc}
+            record = {
+                "station_id": station_id,
+                "station_name": station.name,
+                "source": station.provider,
+                "latitude": station.latitude,
+                "longitude": station.longitude,
+                "elevation_m": float(station.elevation_m),
+                "timestamp": utc,
+            }
             for field, column in _WU_FIELDS.items():
                 value = row.get(field)
                 if field == "Wind":
@@ -119,9 +164,15 @@ def reference_infoclimat(rows: list[dict]) -> pd.DataFrame:
             continue
         try:
             utc = datetime.strptime(row["dh_utc"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=_UTC)
-            record = {"station_id": station.station_id, "station_name": station.name, "source": station.provider,
-                      "latitude": station.latitude, "longitude": station.longitude,
-                      "elevation_m": float(station.elevation_m), "timestamp": utc}
+            record = {
+                "station_id": station.station_id,
+                "station_name": station.name,
+                "source": station.provider,
+                "latitude": station.latitude,
+                "longitude": station.longitude,
+                "elevation_m": float(station.elevation_m),
+                "timestamp": utc,
+            }
             for field, column in _IC_FIELDS.items():
                 value = row.get(field)
                 if value is None or (isinstance(value, str) and value.strip().lower() in _NULLS):
@@ -209,13 +260,21 @@ def run(landed: Landed, n_days: int, repeats: int = 3) -> dict:
     project_rate, reference_rate = raw_rows / project_s, raw_rows / reference_s
     ratio = project_rate / reference_rate
     return {
-        "partitions": len(keys), "stations": len(landed.stations), "raw_rows": raw_rows,
-        "rows_compared_equal": compared, "repeats": repeats,
-        "project_s": project_s, "reference_s": reference_s,
-        "project_rows_per_s": project_rate, "reference_rows_per_s": reference_rate,
-        "ratio": ratio, "target_ratio": TARGET_RATIO, "met": ratio >= TARGET_RATIO,
+        "partitions": len(keys),
+        "stations": len(landed.stations),
+        "raw_rows": raw_rows,
+        "rows_compared_equal": compared,
+        "repeats": repeats,
+        "project_s": project_s,
+        "reference_s": reference_s,
+        "project_rows_per_s": project_rate,
+        "reference_rows_per_s": reference_rate,
+        "ratio": ratio,
+        "target_ratio": TARGET_RATIO,
+        "met": ratio >= TARGET_RATIO,
         "infoclimat_one_call": {
-            "rows": len(all_ic), "project_rows_per_s": len(all_ic) / batched_s if all_ic else 0.0,
+            "rows": len(all_ic),
+            "project_rows_per_s": len(all_ic) / batched_s if all_ic else 0.0,
             "reference_rows_per_s": len(all_ic) / batched_ref_s if all_ic else 0.0,
             "ratio": batched_ref_s / batched_s if all_ic else 0.0,
         },

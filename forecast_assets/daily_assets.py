@@ -23,8 +23,9 @@ def backfill_policy() -> dg.BackfillPolicy:
     """
     text = os.getenv(BACKFILL_DAYS_PER_RUN, "").strip() or "0"
     if not text.isdigit():
-        raise ValueError(f"{BACKFILL_DAYS_PER_RUN}={text!r} is not a whole number of days: set e.g. 31, "
-                         "or 0 (one run per backfill)")
+        raise ValueError(
+            f"{BACKFILL_DAYS_PER_RUN}={text!r} is not a whole number of days: set e.g. 31, or 0 (one run per backfill)"
+        )
     return dg.BackfillPolicy.multi_run(int(text)) if int(text) else dg.BackfillPolicy.single_run()
 
 

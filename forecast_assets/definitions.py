@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 
+from forecast_assets.environment import get_env
 from forecast_assets.jobs import weather_pipeline_job
 from forecast_assets.mongo.assets import weather_measurements
-from forecast_assets.environment import get_env
 from forecast_assets.operations.executor import forecast_executor, forecast_in_process_executor
 from forecast_assets.operations.freshness import freshness_sensor
 from forecast_assets.operations.schedules import weekly_weather_pipeline
@@ -17,7 +18,6 @@ from forecast_assets.ownership import with_code_links
 from forecast_assets.raw.assets import raw_assets
 from forecast_assets.resources import resources_for
 from forecast_assets.weather.assets import weather_data
-
 
 #: The executor of each environment: both free the pool slots of killed runs and bound pool waits
 #: (operations/executor.py); locally the steps of a run share its process.

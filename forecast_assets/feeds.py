@@ -94,6 +94,20 @@ def station_window(station: Station, partition_key: str) -> tuple[pd.Timestamp, 
     return start, end
 
 
+def day_windows(partition_key: str) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
+    """Every station's UTC window ``[start, end)`` of the day (:func:`station_window`),
+    in station table order."""
+    # a window depends on the station's provider (local or UTC day) and zone only: one per pair
+    shared: dict[tuple[str, str], tuple[pd.Timestamp, pd.Timestamp]] = {}
+    windows = {}
+    for station in STATIONS.values():
+        zone = (station.provider, station.timezone)
+        if zone not in shared:
+            shared[zone] = station_window(station, partition_key)
+        windows[station.station_id] = shared[zone]
+    return windows
+
+
 def _validate() -> None:
     """Fail at import, naming the line to fix, when the station table and the registry disagree."""
     for station in STATIONS.values():

@@ -22,10 +22,10 @@ so the storage lives wherever the instance is opened from (``DAGSTER_HOME``, or 
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import dagster as dg
 import yaml
@@ -71,6 +71,7 @@ class LocalDagsterInstance(dg.DagsterInstance):
 
     @staticmethod
     def config_defaults(base_dir: str) -> Mapping[str, ConfigurableClassData | None]:
-        storage = ConfigurableClassData(__name__, LockedSqliteStorage.__name__,
-                                        yaml.dump({"base_dir": base_dir}, default_flow_style=False))
+        storage = ConfigurableClassData(
+            __name__, LockedSqliteStorage.__name__, yaml.dump({"base_dir": base_dir}, default_flow_style=False)
+        )
         return {**InstanceRef.config_defaults(base_dir), "storage": storage}

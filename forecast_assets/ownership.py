@@ -86,13 +86,15 @@ def with_code_links(assets: Sequence[Any], env: Mapping[str, str] | None = None)
         linked = dg.with_source_code_references(list(assets))
         if not url:
             return list(linked)
-        return list(dg.link_code_references_to_git(
-            linked,
-            git_url=url,
-            git_branch=(env.get(GIT_BRANCH_VAR) or "").strip() or DEFAULT_BRANCH,
-            file_path_mapping=dg.AnchorBasedFilePathMapping(
-                local_file_anchor=Path(forecast_assets.__file__),
-                file_anchor_path_in_repository=_ANCHOR_IN_REPOSITORY,
-            ),
-            platform=platform,
-        ))
+        return list(
+            dg.link_code_references_to_git(
+                linked,
+                git_url=url,
+                git_branch=(env.get(GIT_BRANCH_VAR) or "").strip() or DEFAULT_BRANCH,
+                file_path_mapping=dg.AnchorBasedFilePathMapping(
+                    local_file_anchor=Path(forecast_assets.__file__),
+                    file_anchor_path_in_repository=_ANCHOR_IN_REPOSITORY,
+                ),
+                platform=platform,
+            )
+        )

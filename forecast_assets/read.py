@@ -23,7 +23,7 @@ from forecast_assets.mongo.resources import redact_uri
 from forecast_assets.stations import STATIONS
 from forecast_assets.weather.schema import COLUMNS, KEY_COLUMNS, TIMESTAMP_DTYPE, WeatherData
 
-#: The collection the ``mongodb/weather_measurements`` asset loads (forecast_assets.mongo.load).
+#: The collection the ``mongodb/weather_measurements`` asset loads (forecast_assets.mongo.collection_setup).
 COLLECTION = "weather_measurements"
 #: Its unique (station_id, timestamp) index: "stations over a time range" reads walk it in order.
 KEY_INDEX = "station_id_timestamp"
@@ -139,16 +139,20 @@ def read_weather(
         client = MongoClient(uri, tz_aware=True, appname="forecast_assets.read")
     try:
         collection = client[database][COLLECTION]
-        query = {"station_id": {"$in": ids},
-                 "timestamp": {"$gte": lower.to_pydatetime(), "$lt": upper.to_pydatetime()}}
+        query = {"station_id": {"$in": ids}, "timestamp": {"$gte": lower.to_pydatetime(), "$lt": upper.to_pydatetime()}}
         if engine != "pymongo":
             frame = _arrow_frame(collection, query, names)
             if frame is not None:
                 return frame
             if engine == "pymongoarrow":
                 raise ReadError("read_weather: engine='pymongoarrow' but pymongoarrow is not installed")
-        cursor = collection.find(query, projection={"_id": 0, **{c: 1 for c in names}},
-                                 sort=[(c, 1) for c in KEY_COLUMNS], hint=KEY_INDEX, batch_size=10_000)
+        cursor = collection.find(
+            query,
+            projection={"_id": 0, **{c: 1 for c in names}},
+            sort=[(c, 1) for c in KEY_COLUMNS],
+            hint=KEY_INDEX,
+            batch_size=10_000,
+        )
         try:
             documents = list(cursor)
         except OperationFailure as exc:

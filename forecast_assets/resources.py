@@ -8,13 +8,14 @@ the platform at their own files without editing code. Asset code never branches 
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import dagster as dg
 
 from forecast_assets.environment import flag, get_env, setting
 from forecast_assets.feeds import Feed, feeds_of
-from forecast_assets.mongo.embedded import EmbeddedMongoResource
+from forecast_assets.mongo.embedded_resource import EmbeddedMongoResource
 from forecast_assets.mongo.resources import MongoResource
 from forecast_assets.mongo.write_concern import DEFAULT_WRITE_CONCERN
 from forecast_assets.operations.alerts import (
@@ -54,8 +55,9 @@ def _infoclimat(use_api: bool) -> dict[str, dg.ConfigurableResource]:
                 stations=list(feed.station_ids),
             )
         else:
-            readers[feed.reader_key] = InfoClimatResponseFile(path=setting(feed.source_setting, source),
-                                                              stations=list(feed.station_ids))
+            readers[feed.reader_key] = InfoClimatResponseFile(
+                path=setting(feed.source_setting, source), stations=list(feed.station_ids)
+            )
     return readers
 
 
@@ -63,9 +65,11 @@ def _alerts(default_sink: str) -> dict[str, dg.ConfigurableResource]:
     """``alert_sink`` named by ``FORECAST_ALERT_SINK`` (local | sns | webhook), and the ``alert_policy``."""
     sink = os.getenv("FORECAST_ALERT_SINK", default_sink)
     if sink == "sns":
-        alert_sink = SnsAlertSink(topic_arn=dg.EnvVar("FORECAST_ALERT_SNS_TOPIC_ARN"),
-                                  region_name=setting("AWS_REGION", None),
-                                  endpoint_url=setting("FORECAST_ALERT_SNS_ENDPOINT_URL", None))
+        alert_sink = SnsAlertSink(
+            topic_arn=dg.EnvVar("FORECAST_ALERT_SNS_TOPIC_ARN"),
+            region_name=setting("AWS_REGION", None),
+            endpoint_url=setting("FORECAST_ALERT_SNS_ENDPOINT_URL", None),
+        )
     elif sink == "webhook":
         alert_sink = WebhookAlertSink(url=dg.EnvVar("FORECAST_ALERT_WEBHOOK_URL"))
     elif sink == "local":
@@ -74,9 +78,11 @@ def _alerts(default_sink: str) -> dict[str, dg.ConfigurableResource]:
         raise ValueError(f"FORECAST_ALERT_SINK={sink!r} is not one of {list(ALERT_SINKS)}")
     return {
         "alert_sink": alert_sink,
-        "alert_policy": AlertPolicy(alert_on_error=flag("FORECAST_ALERT_ON_ERROR", True),
-                                    alert_on_warn=flag("FORECAST_ALERT_ON_WARN", True),
-                                    ui_base_url=setting("FORECAST_UI_BASE_URL", DEFAULT_UI_BASE_URL)),
+        "alert_policy": AlertPolicy(
+            alert_on_error=flag("FORECAST_ALERT_ON_ERROR", True),
+            alert_on_warn=flag("FORECAST_ALERT_ON_WARN", True),
+            ui_base_url=setting("FORECAST_UI_BASE_URL", DEFAULT_UI_BASE_URL),
+        ),
     }
 
 
@@ -85,7 +91,8 @@ def _wunderground() -> dict[str, dg.ConfigurableResource]:
     return {
         feed.reader_key: WundergroundSource(
             station_id=feed.station_ids[0],
-            location=setting(feed.source_setting, _sample(feed)) if feed.sample_file
+            location=setting(feed.source_setting, _sample(feed))
+            if feed.sample_file
             else dg.EnvVar(feed.source_setting),
         )
         for feed in feeds_of(WEATHER_UNDERGROUND)

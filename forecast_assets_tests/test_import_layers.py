@@ -14,7 +14,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "forecast_assets"
 #: Lowest first; a module belongs to the layer of the longest prefix it starts with.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("facts", ("stations", "partitions", "environment", "feeds")),
-    ("infrastructure", ("staging", "ownership", "partition_checks", "daily_assets", "instance")),
+    (
+        "infrastructure",
+        ("staging", "ownership", "partition_checks", "daily_assets", "instance", "markdown", "dagster_internals"),
+    ),
     ("raw stage", ("raw",)),
     ("weather stage", ("weather",)),
     ("mongo stage", ("mongo",)),

@@ -71,8 +71,9 @@ def test_a_loaded_day_reads_back_exactly_as_weather_data_holds_it(loaded) -> Non
 
 def test_station_and_column_subsets(loaded) -> None:
     client, database, frame = loaded
-    result = read_weather(["07015", "ILAMAD25"], *AROUND, columns=["weather_code", "temperature_c"],
-                          client=client, database=database)
+    result = read_weather(
+        ["07015", "ILAMAD25"], *AROUND, columns=["weather_code", "temperature_c"], client=client, database=database
+    )
     # Key columns always, the rest in contract order whatever the asked order.
     assert list(result.columns) == ["station_id", "timestamp", "temperature_c", "weather_code"]
     expected = _sorted(frame[frame["station_id"].isin(["07015", "ILAMAD25"])])[list(result.columns)]
@@ -90,11 +91,13 @@ def test_the_range_is_half_open_and_naive_bounds_are_utc(loaded) -> None:
     # Sub-millisecond bounds (BSON dates are milliseconds): end 1 µs after a row includes it,
     # start 1 µs after a row excludes it.
     micro = pd.Timedelta(microseconds=1)
-    assert list(read_weather("07015", start + micro, end + micro, client=client, database=database)["timestamp"]) \
-        == list(stamps.iloc[4:9])
+    assert list(
+        read_weather("07015", start + micro, end + micro, client=client, database=database)["timestamp"]
+    ) == list(stamps.iloc[4:9])
     naive = read_weather("07015", start.tz_localize(None), end.tz_localize(None), client=client, database=database)
-    paris = read_weather("07015", start.tz_convert("Europe/Paris"), end.tz_convert("Europe/Paris"),
-                         client=client, database=database)
+    paris = read_weather(
+        "07015", start.tz_convert("Europe/Paris"), end.tz_convert("Europe/Paris"), client=client, database=database
+    )
     pd.testing.assert_frame_equal(naive, result)
     pd.testing.assert_frame_equal(paris, result)
 

@@ -7,10 +7,10 @@ import pandas as pd
 from pydantic import Field
 
 from forecast_assets.daily_assets import daily_multi_asset, stage_spec
-from forecast_assets.feeds import FEEDS, station_window
+from forecast_assets.feeds import FEEDS, day_windows
 from forecast_assets.mongo import checks
+from forecast_assets.mongo.collection_setup import MEASUREMENTS, ensure_collections
 from forecast_assets.mongo.documents import measurements_column_schema_metadata
-from forecast_assets.mongo.load import MEASUREMENTS, ensure_collections
 from forecast_assets.mongo.resources import MongoResource
 from forecast_assets.mongo.sync import DEFAULT_BATCH_SIZE, ShrinkPolicy, sync_windows
 from forecast_assets.partition_checks import failed_on_day
@@ -19,7 +19,7 @@ from forecast_assets.staging import StagingZone
 from forecast_assets.staging.layout import dataset_key, quality_key
 from forecast_assets.stations import STATIONS
 from forecast_assets.weather.assets import WEATHER_DATA
-from forecast_assets.weather.checks import failed_blocking_checks
+from forecast_assets.weather.check_specs import failed_blocking_checks
 from forecast_assets.weather.dataset import from_jsonl
 
 WEATHER_MEASUREMENTS = dg.AssetKey(["mongodb", MEASUREMENTS])
@@ -34,13 +34,13 @@ class MongoLoadConfig(dg.Config):
     max_deleted_share: float = Field(
         default=0.0,
         description="Share of a station-day's stored documents a load may delete (0: none). A "
-                    "station-day whose load would delete more is refused: its documents stay.",
+        "station-day whose load would delete more is refused: its documents stay.",
     )
     allow_deletions: list[str] = Field(
         default=[],
         description="Station-days whose load may delete documents without limit, as "
-                    "`STATION@YYYY-MM-DD`; `*` stands for any station or any day (`ILAMAD25@*`, "
-                    "`*@2024-10-05`). For intended deletions only: see docs/faults.md.",
+        "`STATION@YYYY-MM-DD`; `*` stands for any station or any day (`ILAMAD25@*`, "
+        "`*@2024-10-05`). For intended deletions only: see docs/faults.md.",
     )
 
 
@@ -56,12 +56,13 @@ def shrink_policy(config: MongoLoadConfig, partition_key: str) -> ShrinkPolicy:
     return ShrinkPolicy(max_deleted_share=config.max_deleted_share, allowed=frozenset(allowed))
 
 
-def load_day(mongo: MongoResource, frame: pd.DataFrame, partition_key: str, batch_size: int,
-             policy: ShrinkPolicy) -> dict:
+def load_day(
+    mongo: MongoResource, frame: pd.DataFrame, partition_key: str, batch_size: int, policy: ShrinkPolicy
+) -> dict:
     """Make every station's window of the day hold exactly the day's rows, unless ``policy`` refuses
     a window's deletions; the load's counts."""
     collection = mongo.get_database()[MEASUREMENTS]
-    windows = {s.station_id: station_window(s, partition_key) for s in STATIONS.values()}
+    windows = day_windows(partition_key)
     return mongo.with_retries(
         lambda: sync_windows(collection, frame, windows, batch_size, policy), f"load {partition_key}"
     )
@@ -103,7 +104,8 @@ def _load_metadata(partition_key: str, rows: int, counts: dict, kept: dict, data
 
 @daily_multi_asset(
     stage_spec(
-        WEATHER_MEASUREMENTS, "mongodb",
+        WEATHER_MEASUREMENTS,
+        "mongodb",
         metadata=measurements_column_schema_metadata(),
         deps=[WEATHER_DATA],
         kinds={"mongodb"},
@@ -140,23 +142,38 @@ def weather_measurements(
         refusals = [{"partition": partition_key, **r} for r in counts.pop("refused")]
         kept = {r["station_id"]: r["stored"] for r in refusals}
         for r in refusals:
-            context.log.error(f"{MEASUREMENTS} {partition_key}: {r['station_id']} not loaded, its "
-                              f"{r['stored']} stored document(s) kept: the delivery {r['reason']}")
+            context.log.error(
+                f"{MEASUREMENTS} {partition_key}: {r['station_id']} not loaded, its "
+                f"{r['stored']} stored document(s) kept: the delivery {r['reason']}"
+            )
         if counts["write_errors"]:
             context.log.error(f"{MEASUREMENTS} {partition_key}: {counts['write_errors']} document(s) refused")
         reconciliation = mongo.with_retries(
-            lambda: checks.reconcile(collection, frame, partition_key, kept), f"reconcile {partition_key}")
+            lambda: checks.reconcile(collection, frame, partition_key, kept), f"reconcile {partition_key}"
+        )
         mismatches = mongo.with_retries(
             lambda: checks.round_trip(collection, frame[~frame["station_id"].isin(kept)], partition_key),
-            f"read back {partition_key}")
+            f"read back {partition_key}",
+        )
         latency = mongo.with_retries(
             lambda: checks.read_latency(collection, [partition_key], config.latency_samples),
-            f"measure read latency {partition_key}")
+            f"measure read latency {partition_key}",
+        )
         yield dg.AssetMaterialization(  # yielded, not logged: stored now, so the checks below target it
-            asset_key=WEATHER_MEASUREMENTS, partition=partition_key,
-            metadata=_load_metadata(partition_key, len(frame), counts, kept, where))
+            asset_key=WEATHER_MEASUREMENTS,
+            partition=partition_key,
+            metadata=_load_metadata(partition_key, len(frame), counts, kept, where),
+        )
         checks.log_gate(context, WEATHER_MEASUREMENTS, partition_key, blocked)
-        checks.log_day_results(context, WEATHER_MEASUREMENTS, partition_key, reconciliation, mismatches,
-                               latency, config.latency_p95_warn_ms, refusals)
+        checks.log_day_results(
+            context,
+            WEATHER_MEASUREMENTS,
+            partition_key,
+            reconciliation,
+            mismatches,
+            latency,
+            config.latency_p95_warn_ms,
+            refusals,
+        )
         context.log.info(f"{MEASUREMENTS} {partition_key}: {counts}")
     # Loaded days are materialized by the events above, one per day; a blocked day is not.

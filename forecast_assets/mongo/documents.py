@@ -34,7 +34,7 @@ import pandera.dtypes as pa_dtypes
 
 from forecast_assets.stations import STATIONS
 from forecast_assets.weather.column_schema import COLUMN_SCHEMA_KEY, enum_text, range_text
-from forecast_assets.weather.schema import COLUMNS, CONTRACT_UNITS, KEY_COLUMNS, WeatherData
+from forecast_assets.weather.schema import COLUMNS, CONTRACT_UNITS, KEY_COLUMNS, WeatherData, check_constraint
 
 _SCHEMA = WeatherData.to_schema()
 #: Columns that may be null in the frame: omitted from the document when null.
@@ -57,8 +57,7 @@ def _check_frame(frame: pd.DataFrame) -> None:
         missing = [c for c in COLUMNS if c not in frame.columns]
         extra = [c for c in frame.columns if c not in COLUMNS]
         raise ValueError(
-            f"Frame does not match the WeatherData contract (missing {missing}, extra {extra}, "
-            "or columns out of order)"
+            f"Frame does not match the WeatherData contract (missing {missing}, extra {extra}, or columns out of order)"
         )
     nulls = frame[REQUIRED_COLUMNS].isna().sum()
     if nulls.any():
@@ -104,6 +103,18 @@ def document_groups(frame: pd.DataFrame) -> Iterator[DocumentGroup]:
         yield DocumentGroup(positions=positions, absent=absent, documents=documents)
 
 
+def window_query(station_id: str, start: Any, end: Any) -> dict[str, Any]:
+    """The filter of one station's documents in its window ``[start, end)`` (timezone-aware bounds).
+
+    The shape the unique ``(station_id, timestamp)`` index serves: loads, reconciliation and the
+    read-latency check all ask for a station-day this way.
+    """
+    return {
+        "station_id": station_id,
+        "timestamp": {"$gte": pd.Timestamp(start).to_pydatetime(), "$lt": pd.Timestamp(end).to_pydatetime()},
+    }
+
+
 def frame_to_documents(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """One BSON-native document per row, in the frame's row order, absent measures omitted."""
     groups = list(document_groups(frame))
@@ -134,39 +145,24 @@ def _bson_type(name: str, dtype: Any) -> str | list[str]:
     raise ValueError(f"No BSON type for column {name!r} of dtype {dtype}")
 
 
-def _native(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
+#: $jsonSchema keyword of each constraint of :func:`~forecast_assets.weather.schema.check_constraint`.
+_KEYWORDS = {"min": "minimum", "max": "maximum", "enum": "enum", "pattern": "pattern"}
 
 
 def _check_keywords(name: str, check: Any) -> dict[str, Any]:
     """The $jsonSchema keywords equivalent to one Pandera check; ValueError if there is none."""
-    stats = check.statistics or {}
-    kind = check.name
-    if kind == "greater_than_or_equal_to":
-        return {"minimum": _native(stats["min_value"])}
-    if kind == "greater_than":
-        return {"minimum": _native(stats["min_value"]), "exclusiveMinimum": True}
-    if kind == "less_than_or_equal_to":
-        return {"maximum": _native(stats["max_value"])}
-    if kind == "less_than":
-        return {"maximum": _native(stats["max_value"]), "exclusiveMaximum": True}
-    if kind == "in_range":
-        keywords = {"minimum": _native(stats["min_value"]), "maximum": _native(stats["max_value"])}
-        if not stats.get("include_min", True):
-            keywords["exclusiveMinimum"] = True
-        if not stats.get("include_max", True):
-            keywords["exclusiveMaximum"] = True
-        return keywords
-    if kind == "isin":
-        return {"enum": [_native(v) for v in stats["allowed_values"]]}
-    if kind == "equal_to":
-        return {"enum": [_native(stats["value"])]}
-    if kind == "str_matches":
-        return {"pattern": str(stats["pattern"])}
-    raise ValueError(
-        f"Check {kind!r} on column {name!r} has no $jsonSchema equivalent: "
-        "teach forecast_assets.mongo.documents._check_keywords about it"
-    )
+    constraint = check_constraint(check)
+    if constraint is None:
+        raise ValueError(
+            f"Check {check.name!r} on column {name!r} has no $jsonSchema equivalent: "
+            "teach forecast_assets.weather.schema.check_constraint about it"
+        )
+    keywords = {_KEYWORDS[key]: value for key, value in constraint.items() if key in _KEYWORDS}
+    if constraint.get("min_inclusive") is False:
+        keywords["exclusiveMinimum"] = True
+    if constraint.get("max_inclusive") is False:
+        keywords["exclusiveMaximum"] = True
+    return keywords
 
 
 def json_schema_validator() -> dict[str, Any]:

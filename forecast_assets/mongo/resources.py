@@ -1,7 +1,7 @@
 """The MongoDB resource: one cached client per resource, retries, and credentials that never leak.
 
 Production binds ``MongoResource(uri=EnvVar("MONGO_URI"), password=EnvVar("MONGO_PASSWORD"), …)``;
-the local default points ``uri`` at the embedded server (``forecast_assets.mongo.local_server``).
+the local default points ``uri`` at the embedded server (``forecast_assets.mongo.embedded_server``).
 Anything shown to people — logs, metadata, errors, ``repr`` — uses :meth:`MongoResource.redacted_uri`.
 """
 
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Callable, Optional, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -51,9 +52,7 @@ MAX_BACKOFF_SECONDS = 30.0
 
 MASK = "***"
 # scheme://[user[:password]@]hosts[/db][?options]
-_URI = re.compile(
-    r"^(?P<scheme>[a-z0-9+.-]+://)(?:(?P<userinfo>[^@/?]*)@)?(?P<hosts>[^/?]*)(?P<rest>.*)$", re.I
-)
+_URI = re.compile(r"^(?P<scheme>[a-z0-9+.-]+://)(?:(?P<userinfo>[^@/?]*)@)?(?P<hosts>[^/?]*)(?P<rest>.*)$", re.I)
 # URI options whose values may hold secrets.
 _SECRET_OPTIONS = re.compile(r"((?:authMechanismProperties|tlsCertificateKeyFilePassword)=)[^&]*", re.I)
 
@@ -94,23 +93,23 @@ class MongoResource(dg.ConfigurableResource):
 
     ``uri`` may carry credentials (``mongodb://<user>:<password>@<host>``) or take them from ``username``/
     ``password`` (separate so they can come from their own secret). Wrap idempotent operations in
-    :meth:`with_retries`; the loaders in ``forecast_assets.mongo.load`` are idempotent by design.
+    :meth:`with_retries`; the loaders in ``forecast_assets.mongo.collection_setup`` are idempotent by design.
     ``write_concern`` (``MONGO_WRITE_CONCERN``, e.g. ``w=majority,j=true,wtimeout=60000``, the default)
     applies to every write through this client (``forecast_assets.mongo.write_concern``).
     """
 
     uri: str
     database: str = "weather_db"
-    username: Optional[str] = None
-    password: Optional[str] = None
+    username: str | None = None
+    password: str | None = None
     tls: bool = False
-    tls_ca_file: Optional[str] = None
+    tls_ca_file: str | None = None
     server_selection_timeout_ms: int = 5000
     max_attempts: int = 5
     backoff_seconds: float = 0.5
     write_concern: str = DEFAULT_WRITE_CONCERN
 
-    _client: Optional[MongoClient] = PrivateAttr(default=None)
+    _client: MongoClient | None = PrivateAttr(default=None)
 
     # --- never show secrets -----------------------------------------------------------------
 
@@ -203,7 +202,7 @@ class MongoResource(dg.ConfigurableResource):
 
     # --- retries ------------------------------------------------------------------------------
 
-    def _user(self) -> Optional[str]:
+    def _user(self) -> str | None:
         """The user name the client authenticates as: the field, else the URI's userinfo."""
         match = _URI.match(self.connection_uri() or "")
         from_uri = match["userinfo"].partition(":")[0] if match and match["userinfo"] else None
@@ -253,8 +252,7 @@ class MongoResource(dg.ConfigurableResource):
             ) from None
         wait = min(self.backoff_seconds * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
         dg.get_dagster_logger().warning(
-            f"MongoDB {what}: attempt {attempt}/{attempts} failed ({detail[:200]}); "
-            f"retrying in {wait:.2f}s"
+            f"MongoDB {what}: attempt {attempt}/{attempts} failed ({detail[:200]}); retrying in {wait:.2f}s"
         )
         time.sleep(wait)
 

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 from pymongo import ReplaceOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, WriteConcernError
 
-from forecast_assets.mongo.documents import frame_to_documents
+from forecast_assets.mongo.documents import frame_to_documents, window_query
 
 DUPLICATE_KEY = 11000
 DEFAULT_BATCH_SIZE = 5000
@@ -46,8 +47,10 @@ class ShrinkPolicy:
         """Why the sync of one window must be refused, or None when it may go ahead."""
         if not deleted or station in self.allowed or deleted <= self.max_deleted_share * stored:
             return None
-        return (f"would delete {deleted} of its {stored} stored document(s) (delivered: {delivered} row(s); "
-                f"at most {self.max_deleted_share:.0%} may be deleted without an override)")
+        return (
+            f"would delete {deleted} of its {stored} stored document(s) (delivered: {delivered} row(s); "
+            f"at most {self.max_deleted_share:.0%} may be deleted without an override)"
+        )
 
 
 #: Any window may shrink: the sync makes every window equal its rows (tests, intended rewrites).
@@ -60,7 +63,7 @@ def _key(doc: dict[str, Any]) -> tuple[str, dt.datetime]:
     stamp = doc["timestamp"]
     # BSON dates hold milliseconds; compare at that precision, timezone-aware.
     stamp = stamp.replace(microsecond=stamp.microsecond // 1000 * 1000)
-    return doc["station_id"], stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
+    return doc["station_id"], stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
 
 
 def _utc(bound: Any) -> pd.Timestamp:
@@ -78,8 +81,12 @@ def same_document(new: dict[str, Any], stored: dict[str, Any]) -> bool:
 
 
 def _error(doc: dict[str, Any], error: dict[str, Any]) -> dict[str, Any]:
-    return {"station_id": doc["station_id"], "timestamp": doc["timestamp"].isoformat(),
-            "code": error.get("code"), "errmsg": str(error.get("errmsg", ""))[:300]}
+    return {
+        "station_id": doc["station_id"],
+        "timestamp": doc["timestamp"].isoformat(),
+        "code": error.get("code"),
+        "errmsg": str(error.get("errmsg", ""))[:300],
+    }
 
 
 def _check_write_concern(collection: Collection, error: BulkWriteError, what: str) -> None:
@@ -97,7 +104,8 @@ def _check_write_concern(collection: Collection, error: BulkWriteError, what: st
             f"{str(first.get('errmsg', ''))[:300]}). The documents may be stored but are not durable as "
             "configured: check the replica set's members (or MONGO_WRITE_CONCERN) and rerun the day; "
             "loads are idempotent.",
-            first.get("code"), error.details,
+            first.get("code"),
+            error.details,
         ) from None
 
 
@@ -110,11 +118,13 @@ def _replace(
     """
     changed = identical = 0
     for start in range(0, len(docs), batch_size):
-        batch = docs[start:start + batch_size]
+        batch = docs[start : start + batch_size]
         try:
             result = collection.bulk_write(
-                [ReplaceOne({"station_id": d["station_id"], "timestamp": d["timestamp"]}, d, upsert=True)
-                 for d in batch],
+                [
+                    ReplaceOne({"station_id": d["station_id"], "timestamp": d["timestamp"]}, d, upsert=True)
+                    for d in batch
+                ],
                 ordered=False,
             ).bulk_api_result
         except BulkWriteError as error:
@@ -137,7 +147,7 @@ def _insert(
     """
     inserted, raced = 0, []
     for start in range(0, len(docs), batch_size):
-        batch = docs[start:start + batch_size]
+        batch = docs[start : start + batch_size]
         try:
             inserted += len(collection.insert_many(batch, ordered=False).inserted_ids)
         except BulkWriteError as error:
@@ -181,9 +191,7 @@ def sync_windows(
         by_station[doc["station_id"]].append(doc)
     new, changed, unchanged, stale, refused = [], [], 0, [], []
     for station, (start, end) in windows.items():
-        window = {"station_id": station,
-                  "timestamp": {"$gte": start.to_pydatetime(), "$lt": end.to_pydatetime()}}
-        stored = {_key(d): d for d in collection.find(window, projection={"_id": 0})}
+        stored = {_key(d): d for d in collection.find(window_query(station, start, end), projection={"_id": 0})}
         stored_count = len(stored)
         w_new, w_changed, w_unchanged = [], [], 0
         for doc in by_station[station]:
@@ -200,9 +208,15 @@ def sync_windows(
         # what is left in `stored`: documents of this window that the partition no longer has
         reason = policy.refusal(station, stored_count, len(by_station[station]), len(stored))
         if reason:
-            refused.append({"station_id": station, "stored": stored_count,
-                            "delivered": len(by_station[station]), "would_delete": len(stored),
-                            "reason": reason})
+            refused.append(
+                {
+                    "station_id": station,
+                    "stored": stored_count,
+                    "delivered": len(by_station[station]),
+                    "would_delete": len(stored),
+                    "reason": reason,
+                }
+            )
             continue
         new += w_new
         changed += w_changed
@@ -218,7 +232,13 @@ def sync_windows(
     inserted, raced_changed, raced_identical = _insert(collection, new, batch_size, errors)
     updated, _ = _replace(collection, changed, batch_size, errors)
     # A document another writer stored first counts as unchanged if it holds the same values.
-    return {"inserted": inserted, "updated": updated + raced_changed, "unchanged": unchanged + raced_identical,
-            "deleted": deleted,
-            "write_errors": len(errors), "error_samples": errors[:5], "refused": refused,
-            "seconds": time.perf_counter() - started}
+    return {
+        "inserted": inserted,
+        "updated": updated + raced_changed,
+        "unchanged": unchanged + raced_identical,
+        "deleted": deleted,
+        "write_errors": len(errors),
+        "error_samples": errors[:5],
+        "refused": refused,
+        "seconds": time.perf_counter() - started,
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import boto3
 import dagster as dg
@@ -47,9 +47,9 @@ class Alert:
     summary: str
     run_id: str
     run_url: str
-    asset: Optional[str] = None
-    check: Optional[str] = None
-    job: Optional[str] = None
+    asset: str | None = None
+    check: str | None = None
+    job: str | None = None
     #: The partitions the run covered (one key, or every key of a single-run range).
     partitions: list[str] = field(default_factory=list)
     #: The evaluation's small metadata: failure counts per rule, failed partitions, ...
@@ -140,20 +140,26 @@ class SnsAlertSink(AlertSink):
     """Production: publish to an SNS topic (subscribe e-mail, SQS, chat bots... to it)."""
 
     topic_arn: str = Field(description="ARN of the SNS topic alerts are published to.")
-    region_name: Optional[str] = Field(default=None, description="AWS region; boto3's default chain when unset.")
-    endpoint_url: Optional[str] = Field(default=None, description="SNS endpoint override (tests, VPC endpoints).")
+    region_name: str | None = Field(default=None, description="AWS region; boto3's default chain when unset.")
+    endpoint_url: str | None = Field(default=None, description="SNS endpoint override (tests, VPC endpoints).")
 
     def send(self, alert: Alert) -> None:
         client = boto3.client("sns", region_name=self.region_name, endpoint_url=self.endpoint_url)
         attributes = {
             name: {"DataType": "String", "StringValue": value}
-            for name, value in (("kind", alert.kind), ("severity", alert.severity),
-                                ("asset", alert.asset), ("check", alert.check), ("job", alert.job))
+            for name, value in (
+                ("kind", alert.kind),
+                ("severity", alert.severity),
+                ("asset", alert.asset),
+                ("check", alert.check),
+                ("job", alert.job),
+            )
             if value
         }
         try:
-            client.publish(TopicArn=self.topic_arn, Subject=alert.subject(), Message=alert.text(),
-                           MessageAttributes=attributes)
+            client.publish(
+                TopicArn=self.topic_arn, Subject=alert.subject(), Message=alert.text(), MessageAttributes=attributes
+            )
         except Exception as error:  # botocore raises many unrelated types; all mean "not delivered"
             raise AlertDeliveryError(f"SNS publish failed: {type(error).__name__}: {error}") from error
 

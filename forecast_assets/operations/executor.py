@@ -130,8 +130,14 @@ class RecoveringExecutor(dg.Executor):
         self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan, claimed: set[str]
     ) -> Iterator[DagsterEvent]:
         upstream = execution_plan.get_executable_step_deps()
-        first = sorted((step for step in execution_plan.get_steps_to_execute_in_topo_order()
-                        if _pool_of(step) and not upstream.get(step.key)), key=lambda s: (_pool_of(s), s.key))
+        first = sorted(
+            (
+                step
+                for step in execution_plan.get_steps_to_execute_in_topo_order()
+                if _pool_of(step) and not upstream.get(step.key)
+            ),
+            key=lambda s: (_pool_of(s), s.key),
+        )
         if not first:
             return
         wait_seconds = pool_wait_seconds(plan_context.dagster_run, self._wait_setting)
@@ -141,7 +147,10 @@ class RecoveringExecutor(dg.Executor):
                 claimed.add(step.key)
 
     def _claim(
-        self, plan_context: PlanOrchestrationContext, slots: InstanceConcurrencyContext, step: ExecutionStep,
+        self,
+        plan_context: PlanOrchestrationContext,
+        slots: InstanceConcurrencyContext,
+        step: ExecutionStep,
         wait_seconds: float,
     ) -> Iterator[DagsterEvent]:
         pool = _pool_of(step)
@@ -169,15 +178,27 @@ class RecoveringExecutor(dg.Executor):
                 EngineEventData(),
             )
 
-    def _timeout_message(self, plan_context: PlanOrchestrationContext, step: ExecutionStep, pool: str,
-                         waited: float) -> str:
+    def _timeout_message(
+        self, plan_context: PlanOrchestrationContext, step: ExecutionStep, pool: str, waited: float
+    ) -> str:
         instance, run = plan_context.instance, plan_context.dagster_run
         info = instance.event_log_storage.get_concurrency_info(pool)
         holders = describe_holders(instance, pool, run.run_id) or [
-            f"no other run (is the limit 0? `dagster instance concurrency get {pool}`)"]
-        partition = run.tags.get("dagster/partition") or "–".join(
-            filter(None, (run.tags.get("dagster/asset_partition_range_start"),
-                          run.tags.get("dagster/asset_partition_range_end")))) or "no partition"
+            f"no other run (is the limit 0? `dagster instance concurrency get {pool}`)"
+        ]
+        partition = (
+            run.tags.get("dagster/partition")
+            or "–".join(
+                filter(
+                    None,
+                    (
+                        run.tags.get("dagster/asset_partition_range_start"),
+                        run.tags.get("dagster/asset_partition_range_end"),
+                    ),
+                )
+            )
+            or "no partition"
+        )
         return (
             f"Step {step.key} of run {run.run_id} ({partition}) waited {waited:.0f} s for a slot of pool "
             f"`{pool}` (limit {info.limit}) in the Dagster instance at {instance.root_directory}, and gave "

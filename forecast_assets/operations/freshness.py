@@ -24,8 +24,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Optional
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -60,7 +60,7 @@ def latest_deadline(at: datetime) -> datetime:
     return deadline
 
 
-def due_week(deadline: datetime) -> Optional[tuple[str, str]]:
+def due_week(deadline: datetime) -> tuple[str, str] | None:
     """First and last partition keys due at ``deadline``: the weekly run of the Wednesday before.
 
     Clipped to the first partition like the schedule; ``None`` when the week ends before it.
@@ -87,7 +87,7 @@ class WeekFreshness:
     asset_key: dg.AssetKey
     evaluated_at: datetime
     deadline: datetime
-    week: Optional[tuple[str, str]]  # None: nothing due yet
+    week: tuple[str, str] | None  # None: nothing due yet
     missing: tuple[str, ...]
 
     @property
@@ -96,8 +96,7 @@ class WeekFreshness:
 
     @property
     def next_deadline(self) -> datetime:
-        return datetime.combine(self.deadline.date() + timedelta(days=7), DEADLINE_TIME,
-                                tzinfo=self.deadline.tzinfo)
+        return datetime.combine(self.deadline.date() + timedelta(days=7), DEADLINE_TIME, tzinfo=self.deadline.tzinfo)
 
     def signature(self) -> str:
         """What changes when the result changes: the deadline and the missing days."""
@@ -107,17 +106,22 @@ class WeekFreshness:
         """The asset, the week, the deadline, and for a stale asset the missing days and what to do."""
         asset = self.asset_key.to_user_string()
         if self.week is None:
-            return (f"{asset}: nothing due yet; the first week ({START_DATE} onwards) is due "
-                    f"{_label(self.next_deadline)}.")
+            return (
+                f"{asset}: nothing due yet; the first week ({START_DATE} onwards) is due {_label(self.next_deadline)}."
+            )
         first, last = self.week
         total = len(_days(first, last))
         if self.passed:
-            return (f"{asset} is fresh: all {total} day(s) {first} … {last} due {_label(self.deadline)} "
-                    f"are materialized. Next deadline: {_label(self.next_deadline)}.")
-        return (f"{asset} is stale: {len(self.missing)} of the {total} day(s) {first} … {last} were not "
-                f"materialized by {_label(self.deadline)}: {', '.join(self.missing)}. Fix what kept them "
-                f"out (the failed runs and checks of those days), then run weather_pipeline over "
-                f"{self.missing[0]} … {self.missing[-1]} (a backfill in the Dagster UI).")
+            return (
+                f"{asset} is fresh: all {total} day(s) {first} … {last} due {_label(self.deadline)} "
+                f"are materialized. Next deadline: {_label(self.next_deadline)}."
+            )
+        return (
+            f"{asset} is stale: {len(self.missing)} of the {total} day(s) {first} … {last} were not "
+            f"materialized by {_label(self.deadline)}: {', '.join(self.missing)}. Fix what kept them "
+            f"out (the failed runs and checks of those days), then run weather_pipeline over "
+            f"{self.missing[0]} … {self.missing[-1]} (a backfill in the Dagster UI)."
+        )
 
     def metadata(self) -> dict[str, Any]:
         """Deadline, week and missing days, for the check evaluation and the alert."""
@@ -171,20 +175,21 @@ def freshness_alert(result: WeekFreshness, policy: AlertPolicy) -> Alert:
     )
 
 
-def _read_cursor(cursor: Optional[str], name: str) -> dict[str, dict[str, Any]]:
+def _read_cursor(cursor: str | None, name: str) -> dict[str, dict[str, Any]]:
     if not cursor:
         return {}
     try:
         state = json.loads(cursor)
     except json.JSONDecodeError as error:
-        raise ValueError(f"sensor {name}: cursor {cursor[:80]!r} is not JSON ({error}); reset the sensor's "
-                         f"cursor in the Dagster UI (Sensors → {name}); stale assets are then alerted again"
-                         ) from None
+        raise ValueError(
+            f"sensor {name}: cursor {cursor[:80]!r} is not JSON ({error}); reset the sensor's "
+            f"cursor in the Dagster UI (Sensors → {name}); stale assets are then alerted again"
+        ) from None
     return state if isinstance(state, dict) else {}
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def build_freshness_sensor(
@@ -198,14 +203,14 @@ def build_freshness_sensor(
         name=name,
         minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
         # Like the weekly schedule: locally the sample days are from 2024, every week would be stale.
-        default_status=(dg.DefaultSensorStatus.RUNNING if is_production()
-                        else dg.DefaultSensorStatus.STOPPED),
+        default_status=(dg.DefaultSensorStatus.RUNNING if is_production() else dg.DefaultSensorStatus.STOPPED),
         description="Every 5 minutes: are the 7 days of the last weekly run (Wednesday … Tuesday) "
         "materialized since Thursday 06:00 Europe/Paris? Records the `weekly_freshness` check and "
         "alerts through `alert_sink` once per stale asset.",
     )
-    def _freshness_sensor(context: dg.SensorEvaluationContext, alert_sink: AlertSink,
-                          alert_policy: AlertPolicy) -> dg.SensorResult:
+    def _freshness_sensor(
+        context: dg.SensorEvaluationContext, alert_sink: AlertSink, alert_policy: AlertPolicy
+    ) -> dg.SensorResult:
         state = _read_cursor(context.cursor, name)
         at = now()
         events, sent, errors = [], [], []
@@ -232,8 +237,11 @@ def build_freshness_sensor(
             state[asset] = entry
         if errors and not sent:
             raise errors[0]  # nothing delivered: fail the tick so it shows, the next tick retries
-        message = (f"sent {len(sent)} freshness alert(s): " + "; ".join(a.title() for a in sent)) if sent \
+        message = (
+            (f"sent {len(sent)} freshness alert(s): " + "; ".join(a.title() for a in sent))
+            if sent
             else f"no new staleness at {at.isoformat()} (last deadline {_label(latest_deadline(at))})"
+        )
         return dg.SensorResult(skip_reason=message, cursor=json.dumps(state, sort_keys=True), asset_events=events)
 
     return _freshness_sensor

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Optional
 
 from forecast_assets.feeds import RAW_FEEDS
 from forecast_assets.partitions import partition_day
@@ -20,7 +19,6 @@ from forecast_assets.resources import resources_for
 from forecast_assets.staging.landing import LATEST, LandingVersion, landing_versions, restore_version
 from forecast_assets.staging.layout import INGESTED_AT, raw_landing
 from forecast_assets.staging.resources import StagingZone, StagingZoneError
-
 
 
 def landing_history(zone: StagingZone, source: str, partition_key: str) -> list[LandingVersion]:
@@ -33,7 +31,7 @@ def restore_landing(zone: StagingZone, source: str, partition_key: str, version:
     return restore_version(zone, raw_landing(source, partition_key), version)
 
 
-def _counts(zone: StagingZone, key: Optional[str]) -> int:
+def _counts(zone: StagingZone, key: str | None) -> int:
     return len(zone.read_jsonl(key)) if key and zone.exists(key) else 0
 
 
@@ -44,22 +42,31 @@ def _list(zone: StagingZone, source: str, partition_key: str) -> None:
         print(f"current: nothing landed at {zone.uri(landing.key)}")
     else:
         when = rows[0].get(INGESTED_AT, "?") if rows else "?"
-        print(f"current: {len(rows)} rows, {_counts(zone, landing.rejects_key)} rejected, "
-              f"ingested at {when}: {zone.uri(landing.key)}")
+        print(
+            f"current: {len(rows)} rows, {_counts(zone, landing.rejects_key)} rejected, "
+            f"ingested at {when}: {zone.uri(landing.key)}"
+        )
     versions = landing_versions(zone, landing)
     if not versions:
         print(f"no previous landing kept under {zone.uri(landing.history_stem)}.*")
     for v in versions:
-        print(f"{v.version}  {_counts(zone, v.rows_key)} rows  {_counts(zone, v.rejects_key)} rejected  "
-              f"{zone.uri(v.rows_key or v.rejects_key)}")
+        print(
+            f"{v.version}  {_counts(zone, v.rows_key)} rows  {_counts(zone, v.rejects_key)} rejected  "
+            f"{zone.uri(v.rows_key or v.rejects_key)}"
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m forecast_assets.operations.landing_history", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m forecast_assets.operations.landing_history",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in (("list", "the current landing and the previous ones kept"),
-                            ("restore", "make a previous landing live again (the current one is kept)")):
+    for name, help_text in (
+        ("list", "the current landing and the previous ones kept"),
+        ("restore", "make a previous landing live again (the current one is kept)"),
+    ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("source", choices=RAW_FEEDS)
         command.add_argument("day", help="partition key, e.g. 2024-10-05")
@@ -82,8 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _list(zone, args.source, args.day)
         else:
             uri = restore_landing(zone, args.source, args.day, args.version)
-            print(f"restored {args.source} {args.day} ({args.version}) to {uri}; re-materialize the day "
-                  f"downstream: dagster asset materialize ... --partition {args.day} (see docs/staging.md)")
+            print(
+                f"restored {args.source} {args.day} ({args.version}) to {uri}; re-materialize the day "
+                f"downstream: dagster asset materialize ... --partition {args.day} (see docs/staging.md)"
+            )
     except (StagingZoneError, ValueError, OSError) as error:
         print(f"{args.source} {args.day}: {error}", file=sys.stderr)
         return 2

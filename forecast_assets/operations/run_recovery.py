@@ -20,9 +20,10 @@ import hashlib
 import os
 import socket
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Optional, Sequence
+from typing import Literal
 
 import dagster as dg
 
@@ -42,20 +43,20 @@ class ProcessOwner:
 
     host: str
     pid: int
-    process: Optional[str]  # boot/pidns/start token; None where /proc cannot tell
+    process: str | None  # boot/pidns/start token; None where /proc cannot tell
 
     def describe(self) -> str:
         return f"pid {self.pid} on host {self.host}"
 
 
-def _read(path: str) -> Optional[str]:
+def _read(path: str) -> str | None:
     try:
         return Path(path).read_text().strip()
     except OSError:
         return None
 
 
-def _machine() -> Optional[str]:
+def _machine() -> str | None:
     """``<boot id>/<pid namespace>``: pids are comparable only between processes sharing both."""
     boot_id = _read("/proc/sys/kernel/random/boot_id")
     try:
@@ -65,7 +66,7 @@ def _machine() -> Optional[str]:
     return f"{boot_id}/{pid_namespace}" if boot_id else None
 
 
-def _start_ticks(pid: int) -> Optional[str]:
+def _start_ticks(pid: int) -> str | None:
     """The process's start time (``/proc/<pid>/stat`` field 22), or None if it is gone or a zombie."""
     stat = _read(f"/proc/{pid}/stat")
     if stat is None:
@@ -90,7 +91,7 @@ def owner_tags(owner: ProcessOwner) -> dict[str, str]:
     return tags
 
 
-def owner_of(run: dg.DagsterRun) -> Optional[ProcessOwner]:
+def owner_of(run: dg.DagsterRun) -> ProcessOwner | None:
     """The owner recorded in a run's tags, or None (a run of an older version, or run in-process)."""
     host, pid = run.tags.get(OWNER_HOST_TAG), run.tags.get(OWNER_PID_TAG, "")
     if not host or not pid.isdigit():
@@ -98,7 +99,7 @@ def owner_of(run: dg.DagsterRun) -> Optional[ProcessOwner]:
     return ProcessOwner(host=host, pid=int(pid), process=run.tags.get(OWNER_PROCESS_TAG))
 
 
-def liveness(owner: Optional[ProcessOwner]) -> tuple[Liveness, str]:
+def liveness(owner: ProcessOwner | None) -> tuple[Liveness, str]:
     """Whether the owner process still exists, and how that was decided (for messages)."""
     if owner is None:
         return "unknown", "no owner recorded in its tags"
@@ -136,8 +137,11 @@ def pool_uses(instance: dg.DagsterInstance, run_id: str, pools: Sequence[str]) -
     for pool, info in instance.event_log_storage.get_concurrency_infos(list(pools)).items():
         claimed = {slot.step_key for slot in info.claimed_slots if slot.run_id == run_id}
         uses += [PoolUse(pool, step_key, True) for step_key in sorted(claimed)]
-        uses += [PoolUse(pool, step.step_key, False) for step in info.pending_steps
-                 if step.run_id == run_id and step.step_key not in claimed]
+        uses += [
+            PoolUse(pool, step.step_key, False)
+            for step in info.pending_steps
+            if step.run_id == run_id and step.step_key not in claimed
+        ]
     return uses
 
 
@@ -201,11 +205,15 @@ def describe_holders(instance: dg.DagsterInstance, pool: str, waiting_run_id: st
         status = run.status.value if run else "deleted"
         owner = owner_of(run) if run else None
         state, why = liveness(owner) if run else ("unknown", "no run record")
-        delete = (f"`dagster run delete -f {run_id}` frees its slot (and deletes the run and its event log; "
-                  "its partitions then need materializing again)")
+        delete = (
+            f"`dagster run delete -f {run_id}` frees its slot (and deletes the run and its event log; "
+            "its partitions then need materializing again)"
+        )
         if state == "alive" and owner is not None:
-            advice = (f"If it is stuck, stop it (Ctrl-C in its terminal, or `kill {owner.pid}`; the next run "
-                      f"then frees its slot); or {delete}")
+            advice = (
+                f"If it is stuck, stop it (Ctrl-C in its terminal, or `kill {owner.pid}`; the next run "
+                f"then frees its slot); or {delete}"
+            )
         else:
             advice = f"If it is no longer running (or stuck), {delete}"
         lines.append(f"run {run_id} ({status}; {why}; holds {_held(instance, run_id)}). {advice}")

@@ -58,9 +58,7 @@ def range_tags(first_key: str, last_key: str) -> dict[str, str]:
     execution_timezone=EXECUTION_TIMEZONE,
     job=weather_pipeline_job,
     # On by itself in production; locally the sample data has no recent days, so turn it on by hand.
-    default_status=(
-        dg.DefaultScheduleStatus.RUNNING if is_production() else dg.DefaultScheduleStatus.STOPPED
-    ),
+    default_status=(dg.DefaultScheduleStatus.RUNNING if is_production() else dg.DefaultScheduleStatus.STOPPED),
     description="Wednesdays 22:00 Europe/Paris: the 7 days Wednesday … Tuesday before the tick, "
     "raw sources through weather_data to MongoDB, as one run over the partition range.",
 )

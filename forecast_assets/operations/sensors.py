@@ -24,7 +24,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any, Optional
+from typing import Any
 
 import dagster as dg
 from dagster import DagsterEventType
@@ -106,18 +106,20 @@ def check_alerts(instance: dg.DagsterInstance, record: dg.EventLogRecord, policy
         evaluation = entry.dagster_event.event_specific_data
         if evaluation.passed or not policy.alerts_on(evaluation.severity):
             continue
-        alerts.append(Alert(
-            kind=CHECK_FAILED,
-            severity=evaluation.severity.value,
-            summary=_truncate(evaluation.description or f"check {evaluation.check_name} did not pass"),
-            run_id=record.run_id,
-            run_url=run_url(policy.ui_base_url, record.run_id),
-            asset=evaluation.asset_key.to_user_string(),
-            check=evaluation.check_name,
-            job=run.job_name if run else None,
-            partitions=[evaluation.partition] if evaluation.partition else run_partitions(tags),
-            metadata=key_metadata(dict(evaluation.metadata)),
-        ))
+        alerts.append(
+            Alert(
+                kind=CHECK_FAILED,
+                severity=evaluation.severity.value,
+                summary=_truncate(evaluation.description or f"check {evaluation.check_name} did not pass"),
+                run_id=record.run_id,
+                run_url=run_url(policy.ui_base_url, record.run_id),
+                asset=evaluation.asset_key.to_user_string(),
+                check=evaluation.check_name,
+                job=run.job_name if run else None,
+                partitions=[evaluation.partition] if evaluation.partition else run_partitions(tags),
+                metadata=key_metadata(dict(evaluation.metadata)),
+            )
+        )
     return alerts
 
 
@@ -132,8 +134,11 @@ def run_failure_alert(instance: dg.DagsterInstance, record: dg.EventLogRecord, p
     """The alert for one run-failure event: the job, its partitions, the failed steps and first error."""
     run = instance.get_run_by_id(record.run_id)
     entry = record.event_log_entry
-    steps = [e.dagster_event for e in instance.all_logs(record.run_id, of_type=DagsterEventType.STEP_FAILURE)
-             if e.dagster_event]
+    steps = [
+        e.dagster_event
+        for e in instance.all_logs(record.run_id, of_type=DagsterEventType.STEP_FAILURE)
+        if e.dagster_event
+    ]
     metadata: dict[str, Any] = {}
     if steps:
         metadata["failed_steps"] = [step.step_key for step in steps]
@@ -159,7 +164,7 @@ def run_failure_alert(instance: dg.DagsterInstance, record: dg.EventLogRecord, p
 # --- cursor and delivery -----------------------------------------------------------------------
 
 
-def parse_cursor(cursor: Optional[str]) -> tuple[Optional[int], int]:
+def parse_cursor(cursor: str | None) -> tuple[int | None, int]:
     """``(storage id handled up to, alerts of the next run already sent)``; ``(None, 0)`` without cursor."""
     if not cursor:
         return None, 0
@@ -168,8 +173,10 @@ def parse_cursor(cursor: Optional[str]) -> tuple[Optional[int], int]:
 
 
 def run_status_records(
-    instance: dg.DagsterInstance, event_types: Sequence[DagsterEventType], after_id: Optional[int],
-    after_time: Optional[float],
+    instance: dg.DagsterInstance,
+    event_types: Sequence[DagsterEventType],
+    after_id: int | None,
+    after_time: float | None,
 ) -> list[dg.EventLogRecord]:
     """Run-status events of these types after ``after_id`` (or ``after_time``), in storage order.
 
@@ -179,8 +186,11 @@ def run_status_records(
     records, horizon = [], None
     for event_type in event_types:
         result = instance.fetch_run_status_changes(
-            dg.RunStatusChangeRecordsFilter(event_type=event_type, after_storage_id=after_id,
-                                            after_timestamp=None if after_id is not None else after_time),
+            dg.RunStatusChangeRecordsFilter(
+                event_type=event_type,
+                after_storage_id=after_id,
+                after_timestamp=None if after_id is not None else after_time,
+            ),
             limit=BATCH_SIZE,
             ascending=True,
         )
@@ -220,13 +230,16 @@ def deliver(
     return _result(cursor, sent, records, what)
 
 
-def _result(cursor: Optional[str], sent: list[Alert], records: list, what: str) -> dg.SensorResult:
-    message = (f"sent {len(sent)} alert(s): " + "; ".join(a.title() for a in sent[:5])) if sent \
+def _result(cursor: str | None, sent: list[Alert], records: list, what: str) -> dg.SensorResult:
+    message = (
+        (f"sent {len(sent)} alert(s): " + "; ".join(a.title() for a in sent[:5]))
+        if sent
         else f"no {what} to alert on in {len(records)} run(s) that ended"
+    )
     return dg.SensorResult(skip_reason=dg.SkipReason(message), cursor=cursor)
 
 
-def _after(context: dg.SensorEvaluationContext, policy: AlertPolicy) -> tuple[Optional[int], float]:
+def _after(context: dg.SensorEvaluationContext, policy: AlertPolicy) -> tuple[int | None, float]:
     after_id, _ = parse_cursor(context.cursor)
     return after_id, time.time() - policy.initial_lookback_hours * 3600
 
@@ -245,8 +258,9 @@ def check_alert_sensor(
     records = run_status_records(context.instance, RUN_END_EVENTS, *_after(context, alert_policy))
     if not records:
         return dg.SkipReason("no run ended since the last tick")
-    return deliver(context, records, lambda r: check_alerts(context.instance, r, alert_policy),
-                   alert_sink, "failed checks")
+    return deliver(
+        context, records, lambda r: check_alerts(context.instance, r, alert_policy), alert_sink, "failed checks"
+    )
 
 
 @dg.sensor(
@@ -262,10 +276,13 @@ def run_failure_alert_sensor(
     records = run_status_records(context.instance, [DagsterEventType.RUN_FAILURE], *_after(context, alert_policy))
     if not records:
         return dg.SkipReason("no run failed since the last tick")
-    return deliver(context, records,
-                   lambda r: [run_failure_alert(context.instance, r, alert_policy)]
-                   if alert_policy.alert_on_run_failure else [],
-                   alert_sink, "failed runs")
+    return deliver(
+        context,
+        records,
+        lambda r: [run_failure_alert(context.instance, r, alert_policy)] if alert_policy.alert_on_run_failure else [],
+        alert_sink,
+        "failed runs",
+    )
 
 
 alert_sensors = [check_alert_sensor, run_failure_alert_sensor]

@@ -1,7 +1,7 @@
 """Raw assets: one daily-partitioned asset per feed of the registry, built by one factory."""
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
@@ -56,7 +56,8 @@ def build_raw_asset(feed_key: str) -> dg.AssetsDefinition:
 
     @daily_multi_asset(
         stage_spec(
-            asset_key, "raw",
+            asset_key,
+            "raw",
             kinds={"python", "json"},
             description=(
                 f"{feed.key} observations of one day, landed unchanged (original field names and text) "
@@ -71,7 +72,7 @@ def build_raw_asset(feed_key: str) -> dg.AssetsDefinition:
     def _raw(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
         reader = getattr(context.resources, feed.reader_key)
         staging: StagingZone = context.resources.staging
-        ingested_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        ingested_at = datetime.now(UTC).isoformat(timespec="seconds")
         accounts = []
         for partition_key in context.partition_keys:  # one day in memory at a time
             try:
@@ -82,21 +83,25 @@ def build_raw_asset(feed_key: str) -> dg.AssetsDefinition:
                     metadata={"source": reader.describe(), "partition": partition_key},
                 ) from error
             summary = land_batch(staging, feed.key, partition_key, batch)
-            context.add_asset_metadata(_day_metadata(reader, summary, batch), asset_key=asset_key,
-                                       partition_key=partition_key)
-            accounts.append(account_partition(
-                staging, partition_key, batch.read_count,
-                raw_landed_key(feed.key, partition_key), raw_rejects_key(feed.key, partition_key),
-            ))
+            context.add_asset_metadata(
+                _day_metadata(reader, summary, batch), asset_key=asset_key, partition_key=partition_key
+            )
+            accounts.append(
+                account_partition(
+                    staging,
+                    partition_key,
+                    batch.read_count,
+                    raw_landed_key(feed.key, partition_key),
+                    raw_rejects_key(feed.key, partition_key),
+                )
+            )
             context.log.info(
                 f"{feed.key} {partition_key}: {len(batch.rows)} rows landed, {len(batch.rejects)} rejected"
             )
             if not batch.rows:
                 context.log.warning(f"{feed.key} {partition_key}: the source has ZERO rows for this day")
             elif batch.notes.get("stations_without_rows"):
-                context.log.warning(
-                    f"{feed.key} {partition_key}: no rows for {batch.notes['stations_without_rows']}"
-                )
+                context.log.warning(f"{feed.key} {partition_key}: no rows for {batch.notes['stations_without_rows']}")
         # a generator: Dagster takes a returned value for a tuple of every output, checks included
         yield dg.MaterializeResult(asset_key=asset_key)
         for account in accounts:  # after the days' materializations, which they target

@@ -13,23 +13,20 @@ from typing import Any
 
 import dagster as dg
 
-from forecast_assets.partition_checks import day_check_spec, log_day_check
+from forecast_assets.partition_checks import DayEvaluation, day_check_spec, log_day_evaluations
 from forecast_assets.staging import StagingZone
 from forecast_assets.staging.layout import SOURCE_POSITION, SOURCE_URI
 
 RAW_ACCOUNTING = "raw_accounting"
+RAW_ACCOUNTING_DESCRIPTION = (
+    "Per day: records read from the source = lines stored in the landed file "
+    "+ lines stored in the rejects file, and no record stored twice."
+)
 
 
 def raw_check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     """The check specs to declare on a raw asset (``check_specs=``)."""
-    return [
-        day_check_spec(
-            RAW_ACCOUNTING, asset_key,
-            "Per day: records read from the source = lines stored in the landed file "
-            "+ lines stored in the rejects file, and no record stored twice.",
-            blocks_day=True,
-        )
-    ]
+    return [day_check_spec(RAW_ACCOUNTING, asset_key, RAW_ACCOUNTING_DESCRIPTION, blocks_day=True)]
 
 
 def _stored(staging: StagingZone, key: str) -> tuple[list[dict[str, Any]], int] | None:
@@ -85,12 +82,24 @@ def account_partition(
 
 def log_accounting(context: dg.AssetExecutionContext, asset_key: dg.AssetKey, row: dict[str, Any]) -> None:
     """Record one day's ``raw_accounting`` evaluation (a row of :func:`account_partition`)."""
-    log_day_check(
-        context, asset_key, RAW_ACCOUNTING, row["partition"], row["passed"], dg.AssetCheckSeverity.ERROR,
-        description=(f"{row['partition']}: {row['read']} record(s) read = {row['landed']} landed + "
-                     f"{row['rejected']} rejected" if row["passed"] else
-                     f"{row['partition']}: {row['read']} record(s) read, {row['landed']} landed + "
-                     f"{row['rejected']} rejected stored; {row['problems'] or 'unbalanced'}"),
-        metadata={key: dg.MetadataValue.int(row[key]) for key in ("read", "landed", "rejected")}
-        | {"problems": dg.MetadataValue.text(row["problems"] or "none")},
+    log_day_evaluations(
+        context,
+        asset_key,
+        row["partition"],
+        [
+            DayEvaluation(
+                RAW_ACCOUNTING,
+                row["passed"],
+                dg.AssetCheckSeverity.ERROR,
+                description=(
+                    f"{row['partition']}: {row['read']} record(s) read = {row['landed']} landed + "
+                    f"{row['rejected']} rejected"
+                    if row["passed"]
+                    else f"{row['partition']}: {row['read']} record(s) read, {row['landed']} landed + "
+                    f"{row['rejected']} rejected stored; {row['problems'] or 'unbalanced'}"
+                ),
+                metadata={key: dg.MetadataValue.int(row[key]) for key in ("read", "landed", "rejected")}
+                | {"problems": dg.MetadataValue.text(row["problems"] or "none")},
+            )
+        ],
     )

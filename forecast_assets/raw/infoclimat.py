@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import dagster as dg
 import requests
@@ -34,7 +35,7 @@ def parse_response(
     station_ids: Sequence[str],
     source_uri: str,
     ingested_at: str,
-    range_start: Optional[date] = None,
+    range_start: date | None = None,
 ) -> RawBatch:
     """The records of UTC ``day`` for each station in one API response, landed unchanged with lineage.
 
@@ -53,7 +54,7 @@ def _parse_documents(
     station_ids: Sequence[str],
     batch_uri: str,
     ingested_at: str,
-    range_start: Optional[date] = None,
+    range_start: date | None = None,
 ) -> RawBatch:
     """Like ``parse_response`` over several documents, each station's lists merged in document order."""
     stations = list(dict.fromkeys(station_ids))
@@ -98,7 +99,7 @@ def _parse_documents(
     return batch
 
 
-def _undated_days(hourlies: Sequence[dict[str, Any]], range_start: Optional[date], wanted: str) -> list[str]:
+def _undated_days(hourlies: Sequence[dict[str, Any]], range_start: date | None, wanted: str) -> list[str]:
     """The day each document's undated records count in: the first day of that response.
 
     That is ``range_start`` when the request is known, else the document's earliest dated record,
@@ -108,8 +109,16 @@ def _undated_days(hourlies: Sequence[dict[str, Any]], range_start: Optional[date
     if range_start is not None:
         return [range_start.isoformat()] * len(hourlies)
     firsts = [
-        min((d for key, records in hourly.items() if not key.startswith("_") and isinstance(records, list)
-             for d in map(_record_day, records) if d), default=None)
+        min(
+            (
+                d
+                for key, records in hourly.items()
+                if not key.startswith("_") and isinstance(records, list)
+                for d in map(_record_day, records)
+                if d
+            ),
+            default=None,
+        )
         for hourly in hourlies
     ]
     overall = min((d for d in firsts if d), default=wanted)
@@ -158,7 +167,7 @@ def _hourly_of(doc: Any, what: str, uri: str) -> dict[str, Any]:
     return hourly
 
 
-def _record_day(record: Any) -> Optional[str]:
+def _record_day(record: Any) -> str | None:
     """The UTC day ``YYYY-MM-DD`` of a record with a usable ``dh_utc``, else None."""
     dh_utc = record.get("dh_utc") if isinstance(record, dict) else None
     if not isinstance(dh_utc, str) or not _DH_UTC_SHAPE.fullmatch(dh_utc):
@@ -170,7 +179,7 @@ def _record_day(record: Any) -> Optional[str]:
     return dh_utc[:10]
 
 
-def _check_record(record: Any, station: str, stations: Sequence[str]) -> tuple[Optional[str], Optional[str]]:
+def _check_record(record: Any, station: str, stations: Sequence[str]) -> tuple[str | None, str | None]:
     """Why the record of list ``hourly[station]`` cannot land (or None), and its UTC day when readable."""
     if not isinstance(record, dict):
         return f"record is a JSON {_json_type(record)}, not an object", None
@@ -205,7 +214,7 @@ class InfoClimatSource(dg.ConfigurableResource):
         """Every configured station's records of UTC ``day``, landed unchanged with lineage."""
         raise NotImplementedError(f"{type(self).__name__} does not implement fetch_day")
 
-    def describe(self, day: Optional[date] = None) -> str:
+    def describe(self, day: date | None = None) -> str:
         """Where ``day`` (or the source in general) is read from, with no secret in it: fit for metadata."""
         raise NotImplementedError(f"{type(self).__name__} does not implement describe")
 
@@ -214,7 +223,7 @@ class InfoClimatApi(InfoClimatSource):
     """The live InfoClimat open-data API (needs a personal token, passed as ``EnvVar("INFOCLIMAT_TOKEN")``)."""
 
     base_url: str = "https://www.infoclimat.fr/opendata/"
-    token: Optional[str] = None
+    token: str | None = None
     timeout_seconds: float = 30
     max_attempts: int = 5
     backoff_seconds: float = 1.0
@@ -238,7 +247,7 @@ class InfoClimatApi(InfoClimatSource):
         where = redacted_url(self.base_url, params)
         return parse_response(doc, day, self.stations, where, ingested_at, range_start=day)  # the request's start
 
-    def describe(self, day: Optional[date] = None) -> str:
+    def describe(self, day: date | None = None) -> str:
         """The request URL for ``day`` without the token (without dates if no day is given)."""
         return redacted_url(self.base_url, query_params(self.stations, day))
 
@@ -269,7 +278,7 @@ class InfoClimatResponseFile(InfoClimatSource):
         documents = [(file.resolve().as_uri(), self._load(file, day)) for file in files]
         return _parse_documents(documents, day, self.stations, self.describe(), ingested_at)
 
-    def describe(self, day: Optional[date] = None) -> str:
+    def describe(self, day: date | None = None) -> str:
         """The response file (or directory) as an absolute ``file://`` URI; the same for every day."""
         return Path(self.path).resolve().as_uri()
 

@@ -8,10 +8,11 @@ import json
 import re
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import dagster as dg
 import openpyxl
@@ -22,8 +23,37 @@ from forecast_assets.raw.records import RawBatch, SourceUnavailableError, reject
 
 #: The workbook header, exactly as Weather Underground writes it.
 WU_COLUMNS: tuple[str, ...] = (
-    "Time", "Temperature", "Dew Point", "Humidity", "Wind", "Speed", "Gust",
-    "Pressure", "Precip. Rate.", "Precip. Accum.", "UV", "Solar",
+    "Time",
+    "Temperature",
+    "Dew Point",
+    "Humidity",
+    "Wind",
+    "Speed",
+    "Gust",
+    "Pressure",
+    "Precip. Rate.",
+    "Precip. Accum.",
+    "UV",
+    "Solar",
+)
+#: The 16 compass points exactly as Weather Underground writes its ``Wind`` column, clockwise from North.
+WIND_POINTS: tuple[str, ...] = (
+    "North",
+    "NNE",
+    "NE",
+    "ENE",
+    "East",
+    "ESE",
+    "SE",
+    "SSE",
+    "South",
+    "SSW",
+    "SW",
+    "WSW",
+    "West",
+    "WNW",
+    "NW",
+    "NNW",
 )
 
 _CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?\s*$")
@@ -73,22 +103,37 @@ def _column_difference(columns: Any) -> str:
 
 
 def _land_row(
-    batch: RawBatch, row: dict[str, Any], source_uri: str, position: str, ingested_at: str,
+    batch: RawBatch,
+    row: dict[str, Any],
+    source_uri: str,
+    position: str,
+    ingested_at: str,
     found: Any = None,
 ) -> None:
     """Land a row whose Time is a time of day; reject it otherwise (as ``found``, if given)."""
     record = row if found is None else found
     if set(row) != set(WU_COLUMNS):
-        batch.rejects.append(reject(
-            f"columns do not match the WU header: {_column_difference(row)}",
-            record, source_uri, position, ingested_at,
-        ))
+        batch.rejects.append(
+            reject(
+                f"columns do not match the WU header: {_column_difference(row)}",
+                record,
+                source_uri,
+                position,
+                ingested_at,
+            )
+        )
         return
     clock = clock_text(row["Time"])
     if clock is None:
-        batch.rejects.append(reject(
-            f"Time {row['Time']!r} is not a time of day", record, source_uri, position, ingested_at,
-        ))
+        batch.rejects.append(
+            reject(
+                f"Time {row['Time']!r} is not a time of day",
+                record,
+                source_uri,
+                position,
+                ingested_at,
+            )
+        )
         return
     landed = {column: row[column] for column in WU_COLUMNS}
     landed["Time"] = clock
@@ -132,8 +177,9 @@ def sheet_naming(names: tuple[str, ...]) -> SheetNaming:
     only_ddmmyy = [name for name, (dmy, mdy) in readings.items() if dmy and not mdy]
     only_mmddyy = [name for name, (dmy, mdy) in readings.items() if mdy and not dmy]
     if only_ddmmyy and only_mmddyy:
-        return SheetNaming("mixed", f"{', '.join(only_ddmmyy)} only valid as DDMMYY, "
-                                    f"{', '.join(only_mmddyy)} only valid as MMDDYY")
+        return SheetNaming(
+            "mixed", f"{', '.join(only_ddmmyy)} only valid as DDMMYY, {', '.join(only_mmddyy)} only valid as MMDDYY"
+        )
     if only_mmddyy:
         return SheetNaming("MMDDYY", f"{only_mmddyy[0]} is a valid MMDDYY date but not a valid DDMMYY one")
     if only_ddmmyy:
@@ -146,11 +192,14 @@ def sheet_naming(names: tuple[str, ...]) -> SheetNaming:
     if as_ddmmyy > as_mmddyy:
         return SheetNaming("DDMMYY")
     if as_mmddyy > as_ddmmyy:
-        return SheetNaming("MMDDYY", f"read as MMDDYY the sheets hold {as_mmddyy} pair(s) of consecutive days, "
-                                     f"read as DDMMYY {as_ddmmyy}")
-    return SheetNaming("ambiguous", "; ".join(
-        f"{name} is {readings[name][0]} as DDMMYY but {readings[name][1]} as MMDDYY" for name in both
-    ))
+        return SheetNaming(
+            "MMDDYY",
+            f"read as MMDDYY the sheets hold {as_mmddyy} pair(s) of consecutive days, read as DDMMYY {as_ddmmyy}",
+        )
+    return SheetNaming(
+        "ambiguous",
+        "; ".join(f"{name} is {readings[name][0]} as DDMMYY but {readings[name][1]} as MMDDYY" for name in both),
+    )
 
 
 def _consecutive_pairs(days: set[date]) -> int:
@@ -160,8 +209,9 @@ def _consecutive_pairs(days: set[date]) -> int:
 def _check_naming(path: Path, day: date, names: tuple[str, ...]) -> SheetNaming:
     """The workbook's naming, once it is known that sheet ``DDMMYY`` of ``day`` is the one to read."""
     sheet_name, naming = ddmmyy(day), sheet_naming(names)
-    expected = (f"sheets are expected to be named DDMMYY (day, month, year: {sheet_name} for {day}); "
-                f"sheets: {list(names)}")
+    expected = (
+        f"sheets are expected to be named DDMMYY (day, month, year: {sheet_name} for {day}); sheets: {list(names)}"
+    )
     if naming.scheme == "MMDDYY":
         raise SourceUnavailableError(
             f"workbook {path} has its sheets named MMDDYY, not DDMMYY ({naming.evidence}), so it cannot be read "
@@ -298,12 +348,17 @@ def _land_sheet(
             blank += 1
             continue
         position = f"sheet={sheet_name} row={excel_row}"
-        extra = [v for v in values[len(WU_COLUMNS):] if v is not None]
+        extra = [v for v in values[len(WU_COLUMNS) :] if v is not None]
         if extra:
-            batch.rejects.append(reject(
-                f"values beyond the {len(WU_COLUMNS)} WU columns: {extra}",
-                list(values), batch.source_uri, position, ingested_at,
-            ))
+            batch.rejects.append(
+                reject(
+                    f"values beyond the {len(WU_COLUMNS)} WU columns: {extra}",
+                    list(values),
+                    batch.source_uri,
+                    position,
+                    ingested_at,
+                )
+            )
             continue
         padded = tuple(values) + (None,) * (len(WU_COLUMNS) - len(values))
         if None in padded:  # maybe a formula never computed: look once per sheet
@@ -377,9 +432,7 @@ def read_airbyte_day(export_dir: Path, day: date, ingested_at: str) -> RawBatch:
     folder = export_dir / ddmmyy(day)
     files = sorted(p for p in folder.glob("*") if p.suffix in (".jsonl", ".csv")) if folder.is_dir() else []
     if not files:
-        raise SourceUnavailableError(
-            f"no Airbyte export (*.jsonl, *.csv) for {day} in {folder}"
-        )
+        raise SourceUnavailableError(f"no Airbyte export (*.jsonl, *.csv) for {day} in {folder}")
     batch = RawBatch(source_uri=folder.resolve().as_uri())
     for file in files:
         file_uri = file.resolve().as_uri()

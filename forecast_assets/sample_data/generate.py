@@ -24,16 +24,18 @@ import re
 import uuid
 import zipfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
 
+from forecast_assets.raw.wunderground import WIND_POINTS, WU_COLUMNS
 from forecast_assets.sample_data import BE_WORKBOOK, FR_WORKBOOK, INFOCLIMAT_RESPONSE, SAMPLE_DIR
 from forecast_assets.stations import INFOCLIMAT_STATION_IDS, STATIONS, Station
 
@@ -47,23 +49,15 @@ SAMPLE_WORKBOOKS: dict[str, tuple[Path, int, int]] = {
     "IICHTE19": (BE_WORKBOOK, 19, 178),
     "ILAMAD25": (FR_WORKBOOK, 25, 180),
 }
-SAMPLE_INFOCLIMAT_START = datetime(2024, 10, 5, 0, 0, tzinfo=timezone.utc)
-SAMPLE_INFOCLIMAT_END = datetime(2024, 10, 7, 12, 0, tzinfo=timezone.utc)
+SAMPLE_INFOCLIMAT_START = datetime(2024, 10, 5, 0, 0, tzinfo=UTC)
+SAMPLE_INFOCLIMAT_END = datetime(2024, 10, 7, 12, 0, tzinfo=UTC)
 SAMPLE_INFOCLIMAT_SEED = 2024
 
 #: Workbook created/modified properties, and the timestamp of every entry of the re-packed zip.
 WORKBOOK_TIMESTAMP = datetime(2024, 10, 7, 12, 50, 0)
 
 NBSP = "\u00a0"
-WU_COLUMNS: tuple[str, ...] = (
-    "Time", "Temperature", "Dew Point", "Humidity", "Wind", "Speed", "Gust", "Pressure",
-    "Precip. Rate.", "Precip. Accum.", "UV", "Solar",
-)
 TIME_FORMAT = "h:mm AM/PM"
-COMPASS_16: tuple[str, ...] = (
-    "North", "NNE", "NE", "ENE", "East", "ESE", "SE", "SSE",
-    "South", "SSW", "SW", "WSW", "West", "WNW", "NW", "NNW",
-)
 
 #: First grid stamp of a WU sheet (00:04) and the spacing (5 min): 288 stamps 00:04 … 23:59.
 WU_FIRST_MINUTE = 4
@@ -141,27 +135,60 @@ class MessCell:
 # The shared synoptic situation (weekly periodic, hours since 2024-10-01 00:00 UTC)
 # --------------------------------------------------------------------------------------------
 
-_T0_MINUTES = int(datetime(2024, 10, 1, tzinfo=timezone.utc).timestamp()) // 60
+_T0_MINUTES = int(datetime(2024, 10, 1, tzinfo=UTC).timestamp()) // 60
 _WEEK_H = 168.0
 
-_PRESSURE_KNOTS = ((0, 1002.0), (16, 1000.5), (32, 999.8), (44, 1003.0), (60, 1008.0), (84, 1015.0),
-                   (104, 1020.5), (120, 1019.0), (136, 1016.0), (152, 1012.0))
-_CLOUD_KNOTS = ((0, 0.65), (20, 0.8), (28, 1.0), (38, 0.95), (46, 0.6), (58, 0.55), (62, 0.85),
-                (66, 0.5), (80, 0.35), (96, 0.2), (108, 0.3), (116, 0.6), (121, 0.95), (128, 0.9),
-                (136, 0.5), (150, 0.35))
+_PRESSURE_KNOTS = (
+    (0, 1002.0),
+    (16, 1000.5),
+    (32, 999.8),
+    (44, 1003.0),
+    (60, 1008.0),
+    (84, 1015.0),
+    (104, 1020.5),
+    (120, 1019.0),
+    (136, 1016.0),
+    (152, 1012.0),
+)
+_CLOUD_KNOTS = (
+    (0, 0.65),
+    (20, 0.8),
+    (28, 1.0),
+    (38, 0.95),
+    (46, 0.6),
+    (58, 0.55),
+    (62, 0.85),
+    (66, 0.5),
+    (80, 0.35),
+    (96, 0.2),
+    (108, 0.3),
+    (116, 0.6),
+    (121, 0.95),
+    (128, 0.9),
+    (136, 0.5),
+    (150, 0.35),
+)
 _TMEAN_KNOTS = ((0, 13.4), (24, 13.0), (48, 12.3), (72, 12.0), (96, 12.1), (120, 12.5), (144, 13.0))
-_WIND_KNOTS = ((0, 3.6), (20, 4.8), (32, 5.6), (44, 4.8), (60, 4.0), (84, 2.4), (100, 1.8),
-               (118, 2.8), (126, 3.6), (140, 2.8))
+_WIND_KNOTS = (
+    (0, 3.6),
+    (20, 4.8),
+    (32, 5.6),
+    (44, 4.8),
+    (60, 4.0),
+    (84, 2.4),
+    (100, 1.8),
+    (118, 2.8),
+    (126, 3.6),
+    (140, 2.8),
+)
 #: Wind direction (deg, interpolated as a unit vector): veering SW -> W -> N -> E -> S over the week.
-_DIR_KNOTS = ((0, 220), (30, 235), (44, 270), (60, 300), (80, 340), (100, 30), (116, 60),
-              (130, 100), (150, 160))
+_DIR_KNOTS = ((0, 220), (30, 235), (44, 270), (60, 300), (80, 340), (100, 30), (116, 60), (130, 100), (150, 160))
 #: Dryness of the air mass (multiplies the afternoon dew-point depression).
 _DRY_KNOTS = ((0, 1.0), (30, 0.6), (48, 1.0), (84, 1.35), (108, 1.3), (122, 0.7), (140, 1.1))
 #: Rain spells: (centre h, half-width h, peak mm/h).
 _SPELLS = ((30.0, 5.0, 2.2), (34.0, 2.0, 1.6), (63.5, 1.2, 2.5), (123.0, 3.5, 1.6), (126.5, 1.5, 1.2))
 #: Diurnal temperature shape over local solar hours (min before sunrise, max mid-afternoon).
-_DIURNAL_KNOTS = ((0, -0.55), (3, -0.8), (5.5, -1.0), (8, -0.65), (11, 0.3), (14, 1.0), (17, 0.6),
-                  (20, -0.1))
+_DIURNAL_KNOTS = ((0, -0.55), (3, -0.8), (5.5, -1.0), (8, -0.65), (11, 0.3), (14, 1.0), (17, 0.6), (20, -0.1))
 
 
 def _pinterp(x: np.ndarray, knots: Sequence[tuple[float, float]], period: float) -> np.ndarray:
@@ -231,8 +258,9 @@ def _sun_sine(site: _Site, t_min: np.ndarray) -> np.ndarray:
     return np.sin(lat) * np.sin(decl) + np.cos(lat) * np.cos(decl) * np.cos(hour_angle)
 
 
-def _weather(site: _Site, t_min: np.ndarray, rng: np.random.Generator, phases: np.ndarray,
-             width: float) -> dict[str, np.ndarray]:
+def _weather(
+    site: _Site, t_min: np.ndarray, rng: np.random.Generator, phases: np.ndarray, width: float
+) -> dict[str, np.ndarray]:
     """The weather at one site at the given UTC minutes (SI-ish units), vectorised.
 
     ``width`` is the correlation length of the station noise in samples.
@@ -244,8 +272,11 @@ def _weather(site: _Site, t_min: np.ndarray, rng: np.random.Generator, phases: n
     solar_hour = np.mod(h + site.longitude / 15.0, 24.0)
 
     cloud = _pinterp(hs, _CLOUD_KNOTS, _WEEK_H)
-    cloud = np.clip(cloud + 0.15 * np.sin(2 * np.pi * h / 1.7 + phases[2])
-                    + 0.1 * np.sin(2 * np.pi * h / 0.45 + phases[3]), 0.0, 1.0)
+    cloud = np.clip(
+        cloud + 0.15 * np.sin(2 * np.pi * h / 1.7 + phases[2]) + 0.1 * np.sin(2 * np.pi * h / 0.45 + phases[3]),
+        0.0,
+        1.0,
+    )
     cloud_slow = _pinterp(hs, _CLOUD_KNOTS, _WEEK_H)
     rain = _rain_rate(site, phases, t_min)
     wet = np.clip(rain / 2.0, 0.0, 1.0)
@@ -262,20 +293,29 @@ def _weather(site: _Site, t_min: np.ndarray, rng: np.random.Generator, phases: n
     # Magnus formula (Alduchov & Eskridge)
     rh = 100.0 * np.exp(17.625 * dew / (243.04 + dew) - 17.625 * temp / (243.04 + temp))
 
-    pressure = (_pinterp(hs, _PRESSURE_KNOTS, _WEEK_H)
-                + 0.4 * np.cos(2 * np.pi * (solar_hour - 10.0) / 12.0)
-                + 0.15 * _smooth_noise(rng, n, 4 * width))
+    pressure = (
+        _pinterp(hs, _PRESSURE_KNOTS, _WEEK_H)
+        + 0.4 * np.cos(2 * np.pi * (solar_hour - 10.0) / 12.0)
+        + 0.15 * _smooth_noise(rng, n, 4 * width)
+    )
 
     wind_fac = 0.75 + 0.45 * np.clip(diurnal + 0.5, 0.0, 1.5) / 1.5
-    wind = (_pinterp(hs, _WIND_KNOTS, _WEEK_H) * wind_fac * (1.0 + 0.3 * site.maritime)
-            * (1.0 + 0.22 * _smooth_noise(rng, n, width) + 0.15 * rng.standard_normal(n)))
+    wind = (
+        _pinterp(hs, _WIND_KNOTS, _WEEK_H)
+        * wind_fac
+        * (1.0 + 0.3 * site.maritime)
+        * (1.0 + 0.22 * _smooth_noise(rng, n, width) + 0.15 * rng.standard_normal(n))
+    )
     wind = np.clip(wind, 0.0, 8.9)  # 8.9 m/s ~ 20 mph
     gust = wind * (1.25 + 0.35 * rng.uniform(size=n)) + 0.3 + 0.4 * np.abs(rng.standard_normal(n))
     rad = [(k[0], np.deg2rad(k[1])) for k in _DIR_KNOTS]
-    synoptic_dir = np.rad2deg(np.arctan2(_pinterp(hs, [(x, np.sin(a)) for x, a in rad], _WEEK_H),
-                                         _pinterp(hs, [(x, np.cos(a)) for x, a in rad], _WEEK_H)))
-    direction = np.mod(synoptic_dir + 15.0 * _smooth_noise(rng, n, width)
-                       + 12.0 * rng.standard_normal(n), 360.0)
+    synoptic_dir = np.rad2deg(
+        np.arctan2(
+            _pinterp(hs, [(x, np.sin(a)) for x, a in rad], _WEEK_H),
+            _pinterp(hs, [(x, np.cos(a)) for x, a in rad], _WEEK_H),
+        )
+    )
+    direction = np.mod(synoptic_dir + 15.0 * _smooth_noise(rng, n, width) + 12.0 * rng.standard_normal(n), 360.0)
 
     s = _sun_sine(site, t_min)
     s_pos = np.clip(s, 1e-3, None)
@@ -283,13 +323,25 @@ def _weather(site: _Site, t_min: np.ndarray, rng: np.random.Generator, phases: n
     solar = clear * (1.0 - 0.75 * cloud**3.4) * (1.0 - 0.5 * wet) * (1.0 + 0.03 * rng.standard_normal(n))
     solar = np.clip(solar, 0.0, None)
 
-    return {"temp": temp, "dew": dew, "rh": rh, "pressure": pressure, "wind": wind, "gust": gust,
-            "dir": direction, "rain": rain, "solar": solar, "cloud": cloud, "sun": s}
+    return {
+        "temp": temp,
+        "dew": dew,
+        "rh": rh,
+        "pressure": pressure,
+        "wind": wind,
+        "gust": gust,
+        "dir": direction,
+        "rain": rain,
+        "solar": solar,
+        "cloud": cloud,
+        "sun": s,
+    }
 
 
 # --------------------------------------------------------------------------------------------
 # Vectorised formatting helpers
 # --------------------------------------------------------------------------------------------
+
 
 def _fmt1(values: np.ndarray, unit: str | None = None) -> np.ndarray:
     rounded = np.round(values, 1) + 0.0  # + 0.0 turns -0.0 into 0.0
@@ -301,12 +353,13 @@ def _fmt1(values: np.ndarray, unit: str | None = None) -> np.ndarray:
 
 def _compass(degrees: np.ndarray) -> np.ndarray:
     idx = np.mod(np.rint(np.asarray(degrees) / 22.5).astype(int), 16)
-    return np.array(COMPASS_16, dtype=object)[idx]
+    return np.array(WIND_POINTS, dtype=object)[idx]
 
 
 # --------------------------------------------------------------------------------------------
 # Weather Underground workbook
 # --------------------------------------------------------------------------------------------
+
 
 def _hhmm(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
@@ -343,8 +396,9 @@ def _utc_offset_minutes(tz: str, day: date) -> int:
     return int(off.total_seconds() // 60)
 
 
-def generate_wu_workbook(path: str | Path, station_id: str, days: list[date], seed: int,
-                         short_last_day_rows: int | None, mess: bool = True) -> list[MessCell]:
+def generate_wu_workbook(
+    path: str | Path, station_id: str, days: list[date], seed: int, short_last_day_rows: int | None, mess: bool = True
+) -> list[MessCell]:
     """Write one Weather Underground workbook: one sheet ``DDMMYY`` per local day, in ``days`` order.
 
     Rows are every 5 minutes 00:04 … 23:59 local time; the last sheet keeps only its first
@@ -369,8 +423,9 @@ def generate_wu_workbook(path: str | Path, station_id: str, days: list[date], se
         # the duplicate is written twice: repeat its stamp
         minutes = [m for m0 in minutes for m in ([m0, m0] if m0 in dups else [m0])]
         local = np.array(minutes, dtype=np.int64)
-        day_start_utc = (int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()) // 60
-                         - _utc_offset_minutes(site.timezone, day))
+        day_start_utc = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) // 60 - _utc_offset_minutes(
+            site.timezone, day
+        )
         sheets.append((day, events, local, day_start_utc + local))
 
     all_utc = np.concatenate([s[3] for s in sheets]) if sheets else np.zeros(0, dtype=np.int64)
@@ -482,8 +537,9 @@ def _repack_zip(data: bytes) -> bytes:
             info.external_attr = 0
             payload = src.read(name)
             if name == "docProps/core.xml":  # openpyxl stamps "modified" with the clock at save time
-                payload = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                                 rb"\g<1>" + stamp + rb"\g<2>", payload)
+                payload = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)", rb"\g<1>" + stamp + rb"\g<2>", payload
+                )
             dst.writestr(info, payload, compress_type=zipfile.ZIP_DEFLATED, compresslevel=6)
     return out.getvalue()
 
@@ -507,11 +563,32 @@ INFOCLIMAT_METADATA: dict[str, str] = {
     "nebulosite": "Ncloud cover,octats",
     "temps_omm": "present weather,http://www.infoclimat.fr/stations-meteo/ww.php",
 }
-STATIC_FIELDS: tuple[str, ...] = ("temperature", "pression", "humidite", "point_de_rosee", "vent_moyen",
-                                  "vent_rafales", "vent_direction", "pluie_1h", "pluie_3h")
-SYNOP_FIELDS: tuple[str, ...] = ("temperature", "pression", "humidite", "point_de_rosee", "visibilite",
-                                 "vent_moyen", "vent_rafales", "vent_direction", "pluie_1h", "pluie_3h",
-                                 "neige_au_sol", "nebulosite", "temps_omm")
+STATIC_FIELDS: tuple[str, ...] = (
+    "temperature",
+    "pression",
+    "humidite",
+    "point_de_rosee",
+    "vent_moyen",
+    "vent_rafales",
+    "vent_direction",
+    "pluie_1h",
+    "pluie_3h",
+)
+SYNOP_FIELDS: tuple[str, ...] = (
+    "temperature",
+    "pression",
+    "humidite",
+    "point_de_rosee",
+    "visibilite",
+    "vent_moyen",
+    "vent_rafales",
+    "vent_direction",
+    "pluie_1h",
+    "pluie_3h",
+    "neige_au_sol",
+    "nebulosite",
+    "temps_omm",
+)
 #: Static stations whose ``pluie_3h`` is given every hour (overlapping windows).
 HOURLY_PLUIE_3H = frozenset({"000R5"})
 
@@ -522,24 +599,27 @@ def _station_type(station: Station) -> str:
 
 def _license(station: Station) -> dict[str, str]:
     if _station_type(station) == "synop":
-        return {"license": "Etalab Open License",
-                "url": "https://www.etalab.gouv.fr/licence-ouverte-open-licence",
-                "source": "Meteo-France",
-                "metadonnees": "https://donneespubliques.meteofrance.fr/?fond=produit&id_produit=90&id_rubrique=32"}
-    return {"license": "CC BY",
-            "url": "https://creativecommons.org/licenses/by/2.0/fr/",
-            "source": "infoclimat.fr",
-            "metadonnees": f"https://www.infoclimat.fr/stations/metadonnees.php?id={station.station_id}"}
+        return {
+            "license": "Etalab Open License",
+            "url": "https://www.etalab.gouv.fr/licence-ouverte-open-licence",
+            "source": "Meteo-France",
+            "metadonnees": "https://donneespubliques.meteofrance.fr/?fond=produit&id_produit=90&id_rubrique=32",
+        }
+    return {
+        "license": "CC BY",
+        "url": "https://creativecommons.org/licenses/by/2.0/fr/",
+        "source": "infoclimat.fr",
+        "metadonnees": f"https://www.infoclimat.fr/stations/metadonnees.php?id={station.station_id}",
+    }
 
 
 def _utc_minutes(dt: datetime) -> int:
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp()) // 60
 
 
-def _infoclimat_records(station: Station, start_min: int, end_min: int, seed: int,
-                        mess: bool) -> list[dict[str, Any]]:
+def _infoclimat_records(station: Station, start_min: int, end_min: int, seed: int, mess: bool) -> list[dict[str, Any]]:
     sid = station.station_id
     synop = _station_type(station) == "synop"
     step = int(station.cadence.total_seconds() // 60)
@@ -576,9 +656,15 @@ def _infoclimat_records(station: Station, start_min: int, end_min: int, seed: in
 
     if synop:
         mist = (wx["rh"] >= 94.0) & (wx["rain"] == 0.0)
-        vis = np.where(wx["rain"] > 0.0, 6000.0 + 6000.0 * (1.0 - np.clip(wx["rain"] / 2.5, 0, 1)),
-                       np.where(mist, 3000.0 + 2000.0 * rng.uniform(size=n),
-                                22000.0 + 18000.0 * (1.0 - wx["cloud"]) * rng.uniform(0.7, 1.0, size=n)))
+        vis = np.where(
+            wx["rain"] > 0.0,
+            6000.0 + 6000.0 * (1.0 - np.clip(wx["rain"] / 2.5, 0, 1)),
+            np.where(
+                mist,
+                3000.0 + 2000.0 * rng.uniform(size=n),
+                22000.0 + 18000.0 * (1.0 - wx["cloud"]) * rng.uniform(0.7, 1.0, size=n),
+            ),
+        )
         vis_s = np.char.mod("%d", (np.rint(vis / 100.0) * 100).astype(int))
         octas = np.char.mod("%d", np.clip(np.rint(wx["cloud"] * 8.0), 0, 8).astype(int))
         ww = np.where(wx["rain"] >= 1.0, "63", np.where(wx["rain"] > 0.0, "61", np.where(mist, "10", "")))
@@ -589,7 +675,7 @@ def _infoclimat_records(station: Station, start_min: int, end_min: int, seed: in
             continue
         rec: dict[str, Any] = {
             "id_station": sid,
-            "dh_utc": datetime.fromtimestamp(int(t[i]) * 60, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+            "dh_utc": datetime.fromtimestamp(int(t[i]) * 60, tz=UTC).strftime("%Y-%m-%d %H:%M:%S"),
             "temperature": str(temp[i]),
             "pression": str(pres[i]),
             "humidite": str(hum[i]),
@@ -612,8 +698,9 @@ def _infoclimat_records(station: Station, start_min: int, end_min: int, seed: in
     return records
 
 
-def generate_infoclimat_response(path: str | Path, station_ids: Sequence[str], start: datetime,
-                                 end: datetime, seed: int, mess: bool = True) -> dict[str, Any]:
+def generate_infoclimat_response(
+    path: str | Path, station_ids: Sequence[str], start: datetime, end: datetime, seed: int, mess: bool = True
+) -> dict[str, Any]:
     """Write one InfoClimat open-data response for ``station_ids`` from ``start`` to ``end`` (UTC, inclusive).
 
     Static stations report every 10 minutes, synop stations every hour (their cadence in
@@ -634,8 +721,15 @@ def generate_infoclimat_response(path: str | Path, station_ids: Sequence[str], s
         "errors": [],
         "data": [],
         "stations": [
-            {"id": st.station_id, "name": st.name, "latitude": st.latitude, "longitude": st.longitude,
-             "elevation": st.elevation_m, "type": _station_type(st), "license": _license(st)}
+            {
+                "id": st.station_id,
+                "name": st.name,
+                "latitude": st.latitude,
+                "longitude": st.longitude,
+                "elevation": st.elevation_m,
+                "type": _station_type(st),
+                "license": _license(st),
+            }
             for st in stations
         ],
         "metadata": dict(INFOCLIMAT_METADATA),
@@ -654,9 +748,14 @@ def generate_infoclimat_response(path: str | Path, station_ids: Sequence[str], s
 AIRBYTE_SYNC_ID = 20241007
 AIRBYTE_GENERATION_ID = 1
 #: When the (fictitious) sync extracted the rows: 2024-10-07 12:55:00 UTC.
-AIRBYTE_EXTRACTED_AT_MS = int(datetime(2024, 10, 7, 12, 55, tzinfo=timezone.utc).timestamp() * 1000)
-AIRBYTE_COLUMNS: tuple[str, ...] = ("_airbyte_raw_id", "_airbyte_extracted_at", "_airbyte_meta",
-                                    "_airbyte_generation_id", "_airbyte_data")
+AIRBYTE_EXTRACTED_AT_MS = int(datetime(2024, 10, 7, 12, 55, tzinfo=UTC).timestamp() * 1000)
+AIRBYTE_COLUMNS: tuple[str, ...] = (
+    "_airbyte_raw_id",
+    "_airbyte_extracted_at",
+    "_airbyte_meta",
+    "_airbyte_generation_id",
+    "_airbyte_data",
+)
 
 
 def _cell_for_export(column: str, value: Any) -> Any:
@@ -687,8 +786,10 @@ def write_airbyte_export(workbook_path: str | Path, out_dir: str | Path, fmt: st
     wb = load_workbook(workbook_path, read_only=True)
     written: list[Path] = []
     extracted = AIRBYTE_EXTRACTED_AT_MS
-    file_name = (datetime.fromtimestamp(AIRBYTE_EXTRACTED_AT_MS / 1000, tz=timezone.utc).strftime("%Y_%m_%d")
-                 + f"_{AIRBYTE_EXTRACTED_AT_MS}_0.{fmt}")
+    file_name = (
+        datetime.fromtimestamp(AIRBYTE_EXTRACTED_AT_MS / 1000, tz=UTC).strftime("%Y_%m_%d")
+        + f"_{AIRBYTE_EXTRACTED_AT_MS}_0.{fmt}"
+    )
     try:
         for ws in wb.worksheets:
             rows = ws.iter_rows(values_only=True)
@@ -702,13 +803,15 @@ def write_airbyte_export(workbook_path: str | Path, out_dir: str | Path, fmt: st
                     continue
                 data = {col: _cell_for_export(col, v) for col, v in zip(header, values)}
                 raw_id = str(uuid.UUID(bytes=rng.bytes(16), version=4))
-                records.append({
-                    "_airbyte_raw_id": raw_id,
-                    "_airbyte_extracted_at": extracted,
-                    "_airbyte_meta": {"sync_id": AIRBYTE_SYNC_ID, "changes": []},
-                    "_airbyte_generation_id": AIRBYTE_GENERATION_ID,
-                    "_airbyte_data": data,
-                })
+                records.append(
+                    {
+                        "_airbyte_raw_id": raw_id,
+                        "_airbyte_extracted_at": extracted,
+                        "_airbyte_meta": {"sync_id": AIRBYTE_SYNC_ID, "changes": []},
+                        "_airbyte_generation_id": AIRBYTE_GENERATION_ID,
+                        "_airbyte_data": data,
+                    }
+                )
                 extracted += 1
             if fmt == "jsonl":
                 with target.open("w", encoding="utf-8", newline="\n") as fh:
@@ -719,12 +822,15 @@ def write_airbyte_export(workbook_path: str | Path, out_dir: str | Path, fmt: st
                     writer = csv.writer(fh, lineterminator="\n")
                     writer.writerow(AIRBYTE_COLUMNS)
                     for rec in records:
-                        writer.writerow([
-                            rec["_airbyte_raw_id"], rec["_airbyte_extracted_at"],
-                            json.dumps(rec["_airbyte_meta"], ensure_ascii=False),
-                            rec["_airbyte_generation_id"],
-                            json.dumps(rec["_airbyte_data"], ensure_ascii=False),
-                        ])
+                        writer.writerow(
+                            [
+                                rec["_airbyte_raw_id"],
+                                rec["_airbyte_extracted_at"],
+                                json.dumps(rec["_airbyte_meta"], ensure_ascii=False),
+                                rec["_airbyte_generation_id"],
+                                json.dumps(rec["_airbyte_data"], ensure_ascii=False),
+                            ]
+                        )
             written.append(target)
     finally:
         wb.close()
@@ -735,6 +841,7 @@ def write_airbyte_export(workbook_path: str | Path, out_dir: str | Path, fmt: st
 # CLI
 # --------------------------------------------------------------------------------------------
 
+
 def generate_samples(out_dir: str | Path = SAMPLE_DIR) -> list[Path]:
     """Write the three shipped sample files into ``out_dir``."""
     out_dir = Path(out_dir)
@@ -744,16 +851,21 @@ def generate_samples(out_dir: str | Path = SAMPLE_DIR) -> list[Path]:
         generate_wu_workbook(target, station_id, SAMPLE_DAYS, seed, short_rows)
         written.append(target)
     target = out_dir / INFOCLIMAT_RESPONSE.name
-    generate_infoclimat_response(target, INFOCLIMAT_STATION_IDS, SAMPLE_INFOCLIMAT_START,
-                                 SAMPLE_INFOCLIMAT_END, SAMPLE_INFOCLIMAT_SEED)
+    generate_infoclimat_response(
+        target, INFOCLIMAT_STATION_IDS, SAMPLE_INFOCLIMAT_START, SAMPLE_INFOCLIMAT_END, SAMPLE_INFOCLIMAT_SEED
+    )
     written.append(target)
     return written
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Regenerate the shipped sample source files (deterministic).")
-    parser.add_argument("--out", type=Path, default=SAMPLE_DIR,
-                        help="folder to write the files into (default: rewrite the shipped files)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=SAMPLE_DIR,
+        help="folder to write the files into (default: rewrite the shipped files)",
+    )
     args = parser.parse_args(argv)
     for p in generate_samples(args.out):
         print(p)

@@ -20,8 +20,8 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 from forecast_assets.staging.resources import StagingZone, StagingZoneError, jsonl_bytes
 
@@ -55,12 +55,13 @@ class LandingVersion:
     """A previous landing kept in history: its version and the keys of its files."""
 
     version: str
-    rows_key: Optional[str]
-    rejects_key: Optional[str]
+    rows_key: str | None
+    rejects_key: str | None
 
 
-def replace_landing(zone: StagingZone, landing: Landing, rows: list[dict[str, Any]],
-                    rejects: list[dict[str, Any]]) -> str:
+def replace_landing(
+    zone: StagingZone, landing: Landing, rows: list[dict[str, Any]], rejects: list[dict[str, Any]]
+) -> str:
     """Land ``rows`` (and ``rejects``, if any) after keeping the previous landing in history; the landed URI."""
     return _replace(zone, landing, jsonl_bytes(rows), jsonl_bytes(rejects) if rejects else None)
 
@@ -98,7 +99,7 @@ def restore_version(zone: StagingZone, landing: Landing, version: str) -> str:
     return _replace(zone, landing, rows, rejects)
 
 
-def _replace(zone: StagingZone, landing: Landing, rows: Optional[bytes], rejects: Optional[bytes]) -> str:
+def _replace(zone: StagingZone, landing: Landing, rows: bytes | None, rejects: bytes | None) -> str:
     previous = (_read_or_none(zone, landing.key), _read_or_none(zone, landing.rejects_key))
     if previous != (None, None) and not _same_records(previous, (rows, rejects), landing.ingested_at_field):
         _archive(zone, landing, previous)  # before anything live changes: a kill leaves one copy at least
@@ -112,7 +113,7 @@ def _replace(zone: StagingZone, landing: Landing, rows: Optional[bytes], rejects
     return uri
 
 
-def _archive(zone: StagingZone, landing: Landing, previous: tuple[Optional[bytes], Optional[bytes]]) -> None:
+def _archive(zone: StagingZone, landing: Landing, previous: tuple[bytes | None, bytes | None]) -> None:
     version = _version_of(previous, landing.ingested_at_field)
     stem = f"{landing.history_stem}.{version}"
     # Server-side copies of the live objects (CopyObject on S3): history holds the landed bytes exactly.
@@ -122,7 +123,7 @@ def _archive(zone: StagingZone, landing: Landing, previous: tuple[Optional[bytes
         zone.copy(landing.rejects_key, f"{stem}{REJECTS_SUFFIX}.jsonl")
 
 
-def _version_of(landed: tuple[Optional[bytes], Optional[bytes]], ingested_at_field: str) -> str:
+def _version_of(landed: tuple[bytes | None, bytes | None], ingested_at_field: str) -> str:
     """``<ingested at, UTC>-<digest>``; the time now stands in for a landing without records."""
     digest = hashlib.sha256()
     for data in landed:
@@ -135,24 +136,26 @@ def _version_of(landed: tuple[Optional[bytes], Optional[bytes]], ingested_at_fie
             first = []
         if first and isinstance(first[0], dict):
             stamp = stamp or _utc_stamp(first[0].get(ingested_at_field))
-    stamp = stamp or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = stamp or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{digest.hexdigest()[:8]}"
 
 
-def _utc_stamp(value: Any) -> Optional[str]:
+def _utc_stamp(value: Any) -> str | None:
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def _same_records(old: tuple[Optional[bytes], Optional[bytes]], new: tuple[Optional[bytes], Optional[bytes]],
-                  ingested_at_field: str) -> bool:
+def _same_records(
+    old: tuple[bytes | None, bytes | None], new: tuple[bytes | None, bytes | None], ingested_at_field: str
+) -> bool:
     """Whether two landings hold the same records (in order) once ``ingested_at_field`` is set aside."""
-    def strip(data: Optional[bytes]) -> list[dict[str, Any]]:
+
+    def strip(data: bytes | None) -> list[dict[str, Any]]:
         return [{k: v for k, v in r.items() if k != ingested_at_field} for r in _records(data)]
 
     try:
@@ -161,14 +164,14 @@ def _same_records(old: tuple[Optional[bytes], Optional[bytes]], new: tuple[Optio
         return False
 
 
-def _records(data: Optional[bytes]) -> list[dict[str, Any]]:
+def _records(data: bytes | None) -> list[dict[str, Any]]:
     if not data:
         return []
     # split("\n"), not splitlines(): U+2028 and such may appear raw inside JSON strings.
     return [json.loads(line) for line in data.decode("utf-8").split("\n") if line.strip()]
 
 
-def _read_or_none(zone: StagingZone, key: str) -> Optional[bytes]:
+def _read_or_none(zone: StagingZone, key: str) -> bytes | None:
     try:
         return zone.read_bytes(key)
     except FileNotFoundError:

@@ -8,7 +8,7 @@ import uuid
 from abc import abstractmethod
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
-from typing import Any, Optional
+from typing import Any
 
 import boto3
 import dagster as dg
@@ -165,9 +165,7 @@ class LocalStagingZone(StagingZone):
         try:
             return path.read_bytes()
         except FileNotFoundError:
-            raise FileNotFoundError(
-                f"Staging key {key!r} not found in local staging zone {self.describe()}"
-            ) from None
+            raise FileNotFoundError(f"Staging key {key!r} not found in local staging zone {self.describe()}") from None
         except OSError as exc:
             raise self._failure("read", key, path, exc) from exc
 
@@ -241,11 +239,11 @@ class S3StagingZone(StagingZone):
 
     bucket: str = Field(description="Bucket holding the zone.")
     prefix: str = Field(default="", description="Key prefix of the zone inside the bucket, e.g. 'forecast/staging'.")
-    region_name: Optional[str] = Field(default=None, description="AWS region; None uses boto3's default.")
-    endpoint_url: Optional[str] = Field(
+    region_name: str | None = Field(default=None, description="AWS region; None uses boto3's default.")
+    endpoint_url: str | None = Field(
         default=None, description="S3-compatible endpoint (MinIO, moto); None uses AWS S3."
     )
-    server_side_encryption: Optional[str] = Field(
+    server_side_encryption: str | None = Field(
         default="AES256", description="ServerSideEncryption sent on every PutObject; None sends none."
     )
     max_attempts: int = Field(
@@ -327,8 +325,7 @@ class S3StagingZone(StagingZone):
         except ClientError as exc:
             if _error_code(exc) in _MISSING_KEY_CODES:
                 raise FileNotFoundError(
-                    f"Staging key {key!r} not found in S3 staging zone {self.describe()} "
-                    f"(endpoint {self._endpoint()})"
+                    f"Staging key {key!r} not found in S3 staging zone {self.describe()} (endpoint {self._endpoint()})"
                 ) from None
             raise self._failure("GetObject", object_key, exc) from exc
         except BotoCoreError as exc:

@@ -19,19 +19,16 @@ from forecast_assets.staging.layout import (
     transform_rejects_key,
 )
 from forecast_assets.stations import STATIONS
-from forecast_assets.weather.checks import (
-    UNKNOWN_STATION,
-    Accounting,
-    CheckOutcome,
-    check_partition,
-    log_outcomes,
-    weather_check_specs,
-)
+from forecast_assets.weather.accounting import UNKNOWN_STATION, Accounting
+from forecast_assets.weather.check_specs import CheckOutcome, weather_check_specs
+from forecast_assets.weather.checks import check_partition, log_outcomes
 from forecast_assets.weather.column_schema import column_schema_metadata
+from forecast_assets.weather.convert import Transformed
 from forecast_assets.weather.dataset import to_jsonl
+from forecast_assets.weather.landed import LandedColumns
 from forecast_assets.weather.quality import build_quality_report, report_markdown, temperature_plot_markdown
 from forecast_assets.weather.schema import COLUMNS
-from forecast_assets.weather.transform import TRANSFORMS, Transformed, deduplicate, measured_columns
+from forecast_assets.weather.transform import TRANSFORMS, deduplicate, measured_columns
 
 WEATHER_DATA = dg.AssetKey("weather_data")
 #: Partition D of weather_data reads partition D of every raw feed.
@@ -61,10 +58,14 @@ def _stations_of_records(feed: Feed, records: list[object]) -> Counter:
 
 
 def _transform_feed(staging: StagingZone, feed: Feed, raw_partition: str) -> tuple[Transformed, Counter]:
-    """One raw partition through its provider's transform; the raw rows it held, per station."""
-    rows = staging.read_jsonl(raw_landed_key(feed.key, raw_partition))
-    transformed = TRANSFORMS[feed.provider].transform(rows, feed, partition_day(raw_partition))
-    return transformed, _stations_of_records(feed, rows)
+    """One raw partition through its provider's transform (read as columns); the raw rows it held, per station."""
+    provider = TRANSFORMS[feed.provider]
+    landed = LandedColumns.read(staging.read_bytes(raw_landed_key(feed.key, raw_partition)), provider.read_fields)
+    transformed = provider.transform(landed, feed, partition_day(raw_partition))
+    read = Counter()
+    for station_id, count in transformed.stations_read.items():
+        read[UNKNOWN_STATION if station_id is None else station_id] += count
+    return transformed, read
 
 
 def _raw_rejected(staging: StagingZone, feed: Feed, raw_partition: str) -> Counter:
@@ -127,10 +128,14 @@ def day_metadata(staging: StagingZone, partition_key: str, day: Day, uri: str) -
     """What one day of weather_data shows in the UI: that day's counts, files, report and chart."""
     accounting = day.accounting
     per_station = [
-        {"station_id": station, "raw": accounting.raw_rows.get(station, 0),
-         "output": accounting.output_rows.get(station, 0), "rejected": accounting.rejected.get(station, 0),
-         "raw_rejected": accounting.raw_rejected.get(station, 0),
-         "duplicates": accounting.duplicates_dropped.get(station, 0)}
+        {
+            "station_id": station,
+            "raw": accounting.raw_rows.get(station, 0),
+            "output": accounting.output_rows.get(station, 0),
+            "rejected": accounting.rejected.get(station, 0),
+            "raw_rejected": accounting.raw_rejected.get(station, 0),
+            "duplicates": accounting.duplicates_dropped.get(station, 0),
+        }
         for station in sorted(set(accounting.raw_rows) | set(accounting.raw_rejected) | set(STATIONS))
     ]
     return {
@@ -148,7 +153,8 @@ def day_metadata(staging: StagingZone, partition_key: str, day: Day, uri: str) -
 
 @daily_multi_asset(
     stage_spec(
-        WEATHER_DATA, "weather",
+        WEATHER_DATA,
+        "weather",
         metadata=column_schema_metadata(),
         deps=[dg.AssetDep(feed.asset_key, partition_mapping=RAW_PARTITION_MAPPING) for feed in FEEDS.values()],
         kinds={"pandas", "pandera"},
@@ -166,8 +172,9 @@ def weather_data(context: dg.AssetExecutionContext, staging: StagingZone) -> Ite
     for partition_key in context.partition_keys:
         day = build_day(staging, partition_key)
         uri = write_day(staging, partition_key, day)
-        context.add_asset_metadata(day_metadata(staging, partition_key, day, uri), asset_key=WEATHER_DATA,
-                                   partition_key=partition_key)
+        context.add_asset_metadata(
+            day_metadata(staging, partition_key, day, uri), asset_key=WEATHER_DATA, partition_key=partition_key
+        )
         outcomes[partition_key] = day.outcomes
         context.log.info(
             f"weather_data {partition_key}: {len(day.frame)} rows, {len(day.rejects)} rejected, "

@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 import pandera.dtypes as pa_dtypes
 
-from forecast_assets.weather.schema import CONTRACT_UNITS, KEY_COLUMNS, RANGE_BOUNDS, WeatherData
+from forecast_assets.weather.schema import CONTRACT_UNITS, KEY_COLUMNS, RANGE_BOUNDS, WeatherData, check_constraint
 
 #: Metadata key the Dagster UI reads a table's columns from.
 COLUMN_SCHEMA_KEY = "dagster/column_schema"
@@ -51,8 +51,9 @@ def _checks_text(name: str, column: Any) -> list[str]:
     if name in RANGE_BOUNDS:
         texts.append(range_text(RANGE_BOUNDS[name], CONTRACT_UNITS[name]))
     for check in column.checks:
-        if check.name == "isin":
-            texts.append(enum_text(check.statistics["allowed_values"]))
+        constraint = check_constraint(check) or {}
+        if "enum" in constraint:
+            texts.append(enum_text(constraint["enum"]))
     return texts
 
 
@@ -61,12 +62,14 @@ def weather_data_column_schema() -> dg.TableSchema:
     columns = []
     for name, column in WeatherData.to_schema().columns.items():
         other = _checks_text(name, column) + ([KEY_TEXT] if name in KEY_COLUMNS else [])
-        columns.append(dg.TableColumn(
-            name=name,
-            type=type_name(column.dtype),
-            description=column.description,
-            constraints=dg.TableColumnConstraints(nullable=column.nullable, unique=column.unique, other=other),
-        ))
+        columns.append(
+            dg.TableColumn(
+                name=name,
+                type=type_name(column.dtype),
+                description=column.description,
+                constraints=dg.TableColumnConstraints(nullable=column.nullable, unique=column.unique, other=other),
+            )
+        )
     return dg.TableSchema(columns=columns)
 
 

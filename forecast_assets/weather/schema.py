@@ -43,23 +43,25 @@ class WeatherData(pa.DataFrameModel):
     """One row per (station_id, timestamp): what a station observed at that instant, in metric units."""
 
     station_id: Series[str] = _field(
-        "Station", "Station identifier: the WU station ID or the InfoClimat station code", None,
+        "Station",
+        "Station identifier: the WU station ID or the InfoClimat station code",
+        None,
         isin=sorted(STATIONS),
     )
     station_name: Series[str] = _field("Station name", "Station name as its source names it", None)
     source: Series[str] = _field(
-        "Source", "Network the observation came from: weather_underground or infoclimat", None,
+        "Source",
+        "Network the observation came from: weather_underground or infoclimat",
+        None,
         isin=[WEATHER_UNDERGROUND, INFOCLIMAT],
     )
-    latitude: Series[float] = _field(
-        "Latitude", "Station latitude (WGS 84, north positive)", "°", ge=-90, le=90
-    )
-    longitude: Series[float] = _field(
-        "Longitude", "Station longitude (WGS 84, east positive)", "°", ge=-180, le=180
-    )
+    latitude: Series[float] = _field("Latitude", "Station latitude (WGS 84, north positive)", "°", ge=-90, le=90)
+    longitude: Series[float] = _field("Longitude", "Station longitude (WGS 84, east positive)", "°", ge=-180, le=180)
     elevation_m: Series[float] = _field("Elevation", "Station elevation above mean sea level", "m")
     timestamp: Series[pd.DatetimeTZDtype] = _field(
-        "Observation time", "Instant of the observation, timezone-aware UTC, microsecond resolution", None,
+        "Observation time",
+        "Instant of the observation, timezone-aware UTC, microsecond resolution",
+        None,
         dtype_kwargs={"unit": "us", "tz": "UTC"},
     )
     temperature_c: Series[float] = _measure("Temperature", "Air temperature", "°C", ge=-50, le=60)
@@ -69,8 +71,11 @@ class WeatherData(pa.DataFrameModel):
         "Pressure", "Atmospheric pressure as the station reports it", "hPa", ge=850, le=1090
     )
     wind_direction_deg: Series[float] = _measure(
-        "Wind direction", "Direction the wind blows from, clockwise from North (null when calm or variable)",
-        "°", ge=0, le=360,
+        "Wind direction",
+        "Direction the wind blows from, clockwise from North (null when calm or variable)",
+        "°",
+        ge=0,
+        le=360,
     )
     wind_speed_kmh: Series[float] = _measure("Wind speed", "Mean wind speed", "km/h", ge=0, le=400)
     wind_gust_kmh: Series[float] = _measure("Wind gust", "Wind gust speed", "km/h", ge=0, le=500)
@@ -88,12 +93,13 @@ class WeatherData(pa.DataFrameModel):
     )
     visibility_m: Series[float] = _measure("Visibility", "Horizontal visibility (InfoClimat synop)", "m", ge=0)
     cloud_cover_octas: Series[float] = _measure(
-        "Cloud cover", "Total cloud cover: 0 clear to 8 overcast, 9 sky obscured (InfoClimat synop)", "octas",
-        ge=0, le=9,
+        "Cloud cover",
+        "Total cloud cover: 0 clear to 8 overcast, 9 sky obscured (InfoClimat synop)",
+        "octas",
+        ge=0,
+        le=9,
     )
-    snow_depth_cm: Series[float] = _measure(
-        "Snow depth", "Depth of snow on the ground (InfoClimat synop)", "cm", ge=0
-    )
+    snow_depth_cm: Series[float] = _measure("Snow depth", "Depth of snow on the ground (InfoClimat synop)", "cm", ge=0)
     weather_code: Series[pd.Int64Dtype] = _measure(
         "Present weather", "Present weather, WMO code table 4677 (0-99; InfoClimat synop)", "", ge=0, le=99
     )
@@ -113,7 +119,7 @@ class WeatherData(pa.DataFrameModel):
 #: Column names in contract order.
 COLUMNS: list[str] = list(WeatherData.to_schema().columns)
 #: The measured columns (everything after the key and the station's identity).
-MEASURE_COLUMNS: list[str] = COLUMNS[COLUMNS.index("timestamp") + 1:]
+MEASURE_COLUMNS: list[str] = COLUMNS[COLUMNS.index("timestamp") + 1 :]
 #: Each column's unit as declared on its Field ("" = none or dimensionless); units.py converts to these.
 CONTRACT_UNITS: dict[str, str] = {
     name: column.metadata[UNIT] for name, column in WeatherData.to_schema().columns.items()
@@ -124,19 +130,42 @@ _LOWER = {"greater_than_or_equal_to": True, "greater_than": False}
 _UPPER = {"less_than_or_equal_to": True, "less_than": False}
 
 
+def _native(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def check_constraint(check: Any) -> dict[str, Any] | None:
+    """What one Pandera column check allows, in plain Python values; None for a check of another kind.
+
+    Bounds as ``min``/``max`` with ``min_inclusive``/``max_inclusive``; allowed values as ``enum``;
+    a regular expression as ``pattern``. The one reader of the model's checks: the transform's
+    rejects, the quality report, the column schema and the MongoDB validator all derive from it.
+    """
+    stats, kind = check.statistics or {}, check.name
+    constraint: dict[str, Any] = {}
+    if kind in _LOWER or kind == "in_range":
+        constraint["min"] = _native(stats["min_value"])
+        constraint["min_inclusive"] = _LOWER.get(kind, stats.get("include_min", True))
+    if kind in _UPPER or kind == "in_range":
+        constraint["max"] = _native(stats["max_value"])
+        constraint["max_inclusive"] = _UPPER.get(kind, stats.get("include_max", True))
+    if kind == "isin":
+        constraint["enum"] = [_native(v) for v in stats["allowed_values"]]
+    if kind == "equal_to":
+        constraint["enum"] = [_native(stats["value"])]
+    if kind == "str_matches":
+        constraint["pattern"] = str(stats["pattern"])
+    return constraint or None
+
+
 def range_bounds() -> dict[str, dict[str, Any]]:
     """The numeric bounds of each contract column, read from the Pandera model's checks."""
     bounds: dict[str, dict[str, Any]] = {}
     for name, column in WeatherData.to_schema().columns.items():
         entry: dict[str, Any] = {}
         for check in column.checks:
-            stats = check.statistics or {}
-            if check.name in _LOWER or check.name == "in_range":
-                entry["min"] = stats["min_value"]
-                entry["min_inclusive"] = _LOWER.get(check.name, stats.get("include_min", True))
-            if check.name in _UPPER or check.name == "in_range":
-                entry["max"] = stats["max_value"]
-                entry["max_inclusive"] = _UPPER.get(check.name, stats.get("include_max", True))
+            constraint = check_constraint(check) or {}
+            entry.update({k: v for k, v in constraint.items() if k.startswith(("min", "max"))})
         if entry:
             bounds[name] = entry
     return bounds

@@ -1,8 +1,9 @@
-"""weather_data transform: raw source rows → the contract's rows, plus de-duplication.
+"""The weather stage's view of the providers: each one's transform (dispatch table), the columns a
+station measures, and de-duplication of the day's rows.
 
-The per-source work lives in ``transform_wunderground`` and ``transform_infoclimat``; the shared
-result type and the raw field → column mappings in ``transform_common``. This module is the public
-entry point and re-exports them.
+Each provider's knowledge lives in its own module: :mod:`forecast_assets.weather.wunderground` and
+:mod:`forecast_assets.weather.infoclimat` (readers: ``forecast_assets.raw.*``); what they share in
+:mod:`forecast_assets.weather.convert`. Import names from the module that defines them.
 """
 
 from __future__ import annotations
@@ -10,65 +11,60 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Optional
 
 import numpy as np
 import pandas as pd
 
 from forecast_assets.feeds import Feed
-from forecast_assets.stations import INFOCLIMAT, WEATHER_UNDERGROUND
+from forecast_assets.stations import INFOCLIMAT, STATIONS, WEATHER_UNDERGROUND
+from forecast_assets.weather import infoclimat, wunderground
+from forecast_assets.weather.convert import Transformed
+from forecast_assets.weather.landed import LandedColumns
 from forecast_assets.weather.schema import KEY_COLUMNS, MEASURE_COLUMNS
-from forecast_assets.weather.transform_common import (
-    INFOCLIMAT_FIELDS,
-    INFOCLIMAT_STATIC_NULL_FIELDS,
-    INFOCLIMAT_SYNOP_ONLY_FIELDS,
-    INFOCLIMAT_UNITS,
-    MEASURED_COLUMNS,
-    SOURCE_FIELDS,
-    STATION_COLUMNS,
-    WU_BARE_UNITS,
-    WU_FIELDS,
-    Transformed,
-    is_synop,
-    measured_columns,
-)
-from forecast_assets.weather.transform_infoclimat import transform_infoclimat
-from forecast_assets.weather.transform_wunderground import local_to_utc, transform_wunderground
-
-__all__ = [
-    "INFOCLIMAT_FIELDS",
-    "INFOCLIMAT_STATIC_NULL_FIELDS",
-    "INFOCLIMAT_SYNOP_ONLY_FIELDS",
-    "INFOCLIMAT_UNITS",
-    "MEASURED_COLUMNS",
-    "SOURCE_FIELDS",
-    "STATION_COLUMNS",
-    "WU_BARE_UNITS",
-    "WU_FIELDS",
-    "Transformed",
-    "deduplicate",
-    "is_synop",
-    "local_to_utc",
-    "measured_columns",
-    "transform_infoclimat",
-    "transform_wunderground",
-]
 
 
 @dataclass(frozen=True)
 class ProviderTransform:
-    """What the weather stage needs of a provider: its transform, and the raw field naming a record's station."""
+    """What the weather stage needs of a provider: its transform, the raw fields it reads, and the raw
+    field naming a record's station."""
 
-    transform: Callable[[list[dict], Feed, date], Transformed]  # (landed rows, feed, partition day)
-    station_field: Optional[str]  # None: every record of a feed is its single station's
+    transform: Callable[[LandedColumns, Feed, date], Transformed]  # (landed rows, feed, partition day)
+    read_fields: tuple[str, ...]
+    station_field: str | None  # None: every record of a feed is its single station's
+    fields: dict[str, str]  # raw field → contract measure column
 
 
 #: The transform of each provider (the ``provider`` of forecast_assets.feeds entries).
 TRANSFORMS: dict[str, ProviderTransform] = {
     WEATHER_UNDERGROUND: ProviderTransform(
-        lambda rows, feed, day: transform_wunderground(rows, feed.station_ids[0], day), station_field=None),
-    INFOCLIMAT: ProviderTransform(lambda rows, feed, day: transform_infoclimat(rows), station_field="id_station"),
+        lambda rows, feed, day: wunderground.transform_wunderground(rows, feed.station_ids[0], day),
+        wunderground.READ_FIELDS,
+        station_field=None,
+        fields=wunderground.WU_FIELDS,
+    ),
+    INFOCLIMAT: ProviderTransform(
+        lambda rows, feed, day: infoclimat.transform_infoclimat(rows),
+        infoclimat.READ_FIELDS,
+        station_field=infoclimat.STATION_FIELD,
+        fields=infoclimat.INFOCLIMAT_FIELDS,
+    ),
 }
+
+
+#: Per provider: the contract measure columns it can fill, in contract order (every other one is null).
+MEASURED_COLUMNS: dict[str, list[str]] = {
+    provider: [column for column in MEASURE_COLUMNS if column in t.fields.values()]
+    for provider, t in TRANSFORMS.items()
+}
+
+
+def measured_columns(station_id: str) -> list[str]:
+    """The contract measure columns a station actually reports (contract order); others are always null."""
+    station = STATIONS[station_id]
+    if station.provider != INFOCLIMAT:
+        return list(MEASURED_COLUMNS[station.provider])
+    unmeasured = {infoclimat.INFOCLIMAT_FIELDS[f] for f in infoclimat.unmeasured_fields(station)}
+    return [column for column in MEASURED_COLUMNS[INFOCLIMAT] if column not in unmeasured]
 
 
 def deduplicate(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -76,14 +72,17 @@ def deduplicate(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     Completeness is the number of non-null measures; ties go to the row that comes first in
     ``frame``. ``kept`` is sorted by (station_id, timestamp) with a fresh index; ``dropped`` holds
-    the other rows in their original order, keeping their index labels in ``frame``.
+    the other rows in their original order, keeping their index labels in ``frame``. One sort.
     """
+    if frame.empty:
+        return frame.reset_index(drop=True), frame
     completeness = frame[MEASURE_COLUMNS].notna().sum(axis=1).to_numpy()
+    station_codes, _ = pd.factorize(frame[KEY_COLUMNS[0]], sort=True)
+    stamps = pd.DatetimeIndex(frame[KEY_COLUMNS[1]]).asi8
     position = np.arange(len(frame))
-    order = frame[KEY_COLUMNS].assign(_missing=-completeness, _position=position).sort_values(
-        [*KEY_COLUMNS, "_missing", "_position"], kind="stable"
-    )
-    duplicate = order.duplicated(KEY_COLUMNS, keep="first").to_numpy()
-    kept = frame.iloc[order["_position"].to_numpy()[~duplicate]].reset_index(drop=True)
-    dropped = frame.iloc[np.sort(order["_position"].to_numpy()[duplicate])]
+    order = np.lexsort((position, -completeness, stamps, station_codes))  # last key sorts first
+    key_changes = np.ones(len(order), dtype=bool)
+    key_changes[1:] = (np.diff(station_codes[order]) != 0) | (np.diff(stamps[order]) != 0)
+    kept = frame.iloc[order[key_changes]].reset_index(drop=True)
+    dropped = frame.iloc[np.sort(order[~key_changes])]
     return kept, dropped

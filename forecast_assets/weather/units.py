@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from forecast_assets.raw.wunderground import WIND_POINTS
 
 # --- conversion constants ---------------------------------------------------------------------
 #: Miles per hour → kilometres per hour (exact: 1 mile = 1.609344 km).
@@ -48,6 +51,7 @@ def _same(value: float) -> float:
 def _times(factor: float) -> Converter:
     def convert(value: float) -> float:
         return value * factor
+
     convert.__name__ = f"times_{factor}"
     return convert
 
@@ -63,14 +67,19 @@ ALLOWED_UNITS: dict[str, dict[str, Converter]] = {
     "temperature_c": _TEMPERATURE,
     "dew_point_c": _TEMPERATURE,
     "humidity_pct": {"%": _same},
-    "pressure_hpa": {"hPa": _same, "mb": _same, "mbar": _same, "in": _times(INHG_TO_HPA),
-                     "inHg": _times(INHG_TO_HPA)},
+    "pressure_hpa": {"hPa": _same, "mb": _same, "mbar": _same, "in": _times(INHG_TO_HPA), "inHg": _times(INHG_TO_HPA)},
     "wind_direction_deg": {"°": _same, "deg": _same},
     "wind_speed_kmh": _SPEED,
     "wind_gust_kmh": _SPEED,
     # WU writes the precipitation *rate* as "0.00 in": inches per hour.
-    "precip_rate_mm_h": {"mm/h": _same, "mm/hr": _same, "mm": _same, "in/h": _times(IN_H_TO_MM_H),
-                         "in/hr": _times(IN_H_TO_MM_H), "in": _times(IN_H_TO_MM_H)},
+    "precip_rate_mm_h": {
+        "mm/h": _same,
+        "mm/hr": _same,
+        "mm": _same,
+        "in/h": _times(IN_H_TO_MM_H),
+        "in/hr": _times(IN_H_TO_MM_H),
+        "in": _times(IN_H_TO_MM_H),
+    },
     "precip_accum_mm": _DEPTH,
     "precip_1h_mm": _DEPTH,
     "precip_3h_mm": _DEPTH,
@@ -82,22 +91,19 @@ ALLOWED_UNITS: dict[str, dict[str, Converter]] = {
     "solar_radiation_wm2": {"w/m²": _same, "w/m2": _same},
 }
 _ALLOWED_FOLDED: dict[str, dict[str, Converter]] = {
-    column: {unit.casefold(): convert for unit, convert in units.items()}
-    for column, units in ALLOWED_UNITS.items()
+    column: {unit.casefold(): convert for unit, convert in units.items()} for column, units in ALLOWED_UNITS.items()
 }
 
 #: Cell texts that mean "no value" (compared after stripping whitespace, case-insensitively).
 NULL_TEXTS = frozenset({"", "--", "n/a"})
 
-#: The 16 compass points exactly as Weather Underground writes them, clockwise from North.
-WIND_POINTS: tuple[str, ...] = (
-    "North", "NNE", "NE", "ENE", "East", "ESE", "SE", "SSE",
-    "South", "SSW", "SW", "WSW", "West", "WNW", "NW", "NNW",
-)
 #: Wind text → direction the wind blows from, in degrees (North = 0, clockwise).
 WIND_DEGREES: dict[str, float] = {
     **{point: index * 22.5 for index, point in enumerate(WIND_POINTS)},
-    "N": 0.0, "E": 90.0, "S": 180.0, "W": 270.0,
+    "N": 0.0,
+    "E": 90.0,
+    "S": 180.0,
+    "W": 270.0,
 }
 #: Wind texts meaning there is no direction (calm or variable wind): a null direction.
 CALM_WORDS = frozenset({"calm", "variable", "var", "vrb"})
@@ -123,14 +129,18 @@ def _split(text: str) -> tuple[str, str]:
         return parts[0], parts[1].strip()
     match = _NUMBER.match(text)
     if match:
-        return text[:match.end()], text[match.end():]
+        return text[: match.end()], text[match.end() :]
     return text, ""
 
 
 def parse_measure(
-    value: Any, column: str, *, field: Optional[str] = None, bare_unit: Optional[str] = None,
+    value: Any,
+    column: str,
+    *,
+    field: str | None = None,
+    bare_unit: str | None = None,
     whole: bool = False,
-) -> Optional[float]:
+) -> float | None:
     """One source value converted to ``column``'s unit; None for a blank / missing value.
 
     ``field`` names the source column in reasons (defaults to ``column``). ``bare_unit`` is the unit
@@ -162,9 +172,7 @@ def parse_measure(
         raise UnitError(f"{field}: {_shown(value)} is a {type(value).__name__}, not a number or text")
     if unit is None:
         if bare_unit is None:
-            raise UnitError(
-                f"{field}: {_shown(value)} has no unit; expected one of {_expected(column)}"
-            )
+            raise UnitError(f"{field}: {_shown(value)} has no unit; expected one of {_expected(column)}")
         unit = bare_unit
     convert = allowed.get(unit.casefold())
     if convert is None:
@@ -183,7 +191,7 @@ def _expected(column: str) -> str:
     return ", ".join(repr(unit) for unit in ALLOWED_UNITS[column])
 
 
-def parse_wind_direction(value: Any, *, field: str = "Wind") -> Optional[float]:
+def parse_wind_direction(value: Any, *, field: str = "Wind") -> float | None:
     """A WU wind text (compass point, or degrees written with ``°``) → degrees; None if blank or calm."""
     if isinstance(value, str):
         text = value.strip().casefold()
@@ -210,9 +218,9 @@ class ConvertedColumn:
     values: np.ndarray  # float64
     bad: np.ndarray  # bool
     codes: np.ndarray  # row → index into the distinct values (-1 = missing)
-    reasons: tuple[Optional[str], ...]  # per distinct value: why it could not be converted
+    reasons: tuple[str | None, ...]  # per distinct value: why it could not be converted
 
-    def reason(self, row: int) -> Optional[str]:
+    def reason(self, row: int) -> str | None:
         """Why row ``row`` could not be converted (None if it could)."""
         code = self.codes[row]
         return self.reasons[code] if code >= 0 else None
@@ -226,12 +234,18 @@ def factorize(values: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(codes, dtype=np.intp), np.asarray(uniques, dtype=object)
 
 
-def convert_distinct(values: Sequence[Any], parse_one: Callable[[Any], Optional[float]]) -> ConvertedColumn:
+def convert_distinct(values: Sequence[Any], parse_one: Callable[[Any], float | None]) -> ConvertedColumn:
     """Apply ``parse_one`` (raising UnitError) once per distinct value and map the results to every row."""
-    codes, uniques = factorize(values)
+    return convert_factorized(*factorize(values), parse_one)
+
+
+def convert_factorized(
+    codes: np.ndarray, uniques: Sequence[Any], parse_one: Callable[[Any], float | None]
+) -> ConvertedColumn:
+    """``parse_one`` once per distinct value ``uniques``, mapped to the rows by ``codes`` (-1: missing)."""
     numbers = np.full(len(uniques) + 1, np.nan)  # the extra last slot is what code -1 picks
     bad = np.zeros(len(uniques) + 1, dtype=bool)
-    reasons: list[Optional[str]] = [None] * len(uniques)
+    reasons: list[str | None] = [None] * len(uniques)
     for index, unique in enumerate(uniques):
         try:
             number = parse_one(unique)
@@ -243,16 +257,61 @@ def convert_distinct(values: Sequence[Any], parse_one: Callable[[Any], Optional[
     return ConvertedColumn(numbers[codes], bad[codes], codes, tuple(reasons))
 
 
+class Memoized:
+    """A one-value parser remembering its results (values, or UnitError messages) across batches:
+    a day's texts mostly recur on other days. Bounded: forgets everything past ``limit`` values."""
+
+    def __init__(self, parse: Callable[[Any], float | None], limit: int = 100_000) -> None:
+        self._parse, self._limit = parse, limit
+        self._known: dict[tuple[type, Any], tuple[float | None, str | None]] = {}
+
+    def __call__(self, value: Any) -> float | None:
+        try:
+            key = (type(value), value)  # the type too: 0, 0.0 and False are equal keys otherwise
+            known = self._known.get(key)
+        except TypeError:  # an unhashable JSON value (object, array): parse it every time
+            return self._parse(value)
+        if known is None:
+            try:
+                known = (self._parse(value), None)
+            except UnitError as error:
+                known = (None, str(error))
+            if len(self._known) >= self._limit:
+                self._known.clear()
+            self._known[key] = known
+        if known[1] is not None:
+            raise UnitError(known[1])
+        return known[0]
+
+
+def measure_parser(
+    column: str,
+    *,
+    field: str | None = None,
+    bare_unit: str | None = None,
+    whole: bool = False,
+) -> Callable[[Any], float | None]:
+    """``parse_measure`` of one value with these settings (memoized)."""
+    return Memoized(lambda v: parse_measure(v, column, field=field, bare_unit=bare_unit, whole=whole))
+
+
+def wind_parser(*, field: str = "Wind") -> Callable[[Any], float | None]:
+    """``parse_wind_direction`` of one value for ``field`` (memoized)."""
+    return Memoized(lambda v: parse_wind_direction(v, field=field))
+
+
 def convert_values(
-    values: Sequence[Any], column: str, *, field: Optional[str] = None, bare_unit: Optional[str] = None,
+    values: Sequence[Any],
+    column: str,
+    *,
+    field: str | None = None,
+    bare_unit: str | None = None,
     whole: bool = False,
 ) -> ConvertedColumn:
     """``parse_measure`` over a whole column, each distinct value parsed once."""
-    return convert_distinct(
-        values, lambda v: parse_measure(v, column, field=field, bare_unit=bare_unit, whole=whole)
-    )
+    return convert_distinct(values, measure_parser(column, field=field, bare_unit=bare_unit, whole=whole))
 
 
 def convert_wind(values: Sequence[Any], *, field: str = "Wind") -> ConvertedColumn:
     """``parse_wind_direction`` over a whole column, each distinct value parsed once."""
-    return convert_distinct(values, lambda v: parse_wind_direction(v, field=field))
+    return convert_distinct(values, wind_parser(field=field))

@@ -18,16 +18,21 @@ STATIONS_N, DAYS = 8, 2
 def _landed_lines(cache: Path, n_stations: int) -> dict[str, int]:
     """Raw rows per landed file, counted straight from the tree (not from the bench's own bookkeeping)."""
     staging = cache_dir(cache, n_stations) / "staging"
-    return {str(p.relative_to(staging)): p.read_bytes().count(b"\n")
-            for p in sorted(staging.glob("raw/*/*/*.jsonl"))}
+    return {str(p.relative_to(staging)): p.read_bytes().count(b"\n") for p in sorted(staging.glob("raw/*/*/*.jsonl"))}
 
 
 @pytest.mark.integration
 def test_scale_section_at_tiny_size(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     result = throughput.run(
-        cache, sizes=[(STATIONS_N, DAYS)], reference="bench.pipelines:today", reference_days=1,
-        transform_size=(STATIONS_N, DAYS), workers=1, profile_top=5, say=lambda _: None,
+        cache,
+        sizes=[(STATIONS_N, DAYS)],
+        reference="bench.pipelines:today",
+        reference_days=1,
+        transform_size=(STATIONS_N, DAYS),
+        workers=1,
+        profile_top=5,
+        say=lambda _: None,
     )
     files = _landed_lines(cache, STATIONS_N)
     landed = sum(files.values())

@@ -9,8 +9,14 @@ import pytest
 
 from bench.__main__ import main
 
-SECTIONS = ("## 1. Transform", "## 2. MongoDB load", "## 3. End-to-end Dagster", "## 4. Scaling",
-            "## 5. Read latency", "## 6. Scale")
+SECTIONS = (
+    "## 1. Transform",
+    "## 2. MongoDB load",
+    "## 3. End-to-end Dagster",
+    "## 4. Scaling",
+    "## 5. Read latency",
+    "## 6. Scale",
+)
 KEYS = {
     "transform": {"project_rows_per_s", "reference_rows_per_s", "ratio", "met", "rows_compared_equal"},
     "load": {"project_docs_per_s", "reference_docs_per_s", "ratio", "met", "documents"},
@@ -25,12 +31,34 @@ KEYS = {
 def test_bench_runs_at_tiny_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MONGO_URI", raising=False)  # a dedicated local server in tmp_path
     out = tmp_path / "RESULTS.md"
-    code = main([
-        "--days", "1,2", "--stations", "IICHTE19,07015", "--section-days", "2", "--dagster-days", "2",
-        "--dagster-mode", "inprocess", "--latency-samples", "5", "--repeats", "1",
-        "--scale-sizes", "8x2", "--scale-reference-days", "1", "--scale-transform-size", "8x2",
-        "--work-dir", str(tmp_path / "work"), "--out", str(out),
-    ])
+    code = main(
+        [
+            "--days",
+            "1,2",
+            "--stations",
+            "IICHTE19,07015",
+            "--section-days",
+            "2",
+            "--dagster-days",
+            "2",
+            "--dagster-mode",
+            "inprocess",
+            "--latency-samples",
+            "5",
+            "--repeats",
+            "1",
+            "--scale-sizes",
+            "8x2",
+            "--scale-reference-days",
+            "1",
+            "--scale-transform-size",
+            "8x2",
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     text = out.read_text(encoding="utf-8")
     for heading in SECTIONS:

@@ -24,7 +24,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 
-JOB = '''
+JOB = """
 import sys
 import dagster as dg
 
@@ -36,15 +36,19 @@ def talk():
 @dg.job
 def talking_job():
     talk()
-'''
+"""
 
 
 @pytest.fixture
 def logs_home(moto_server, aws_test_credentials, monkeypatch, tmp_path):
     """DAGSTER_HOME with the production compute_logs section, and a fresh bucket on moto."""
     bucket, prefix = f"forecast-logs-{uuid.uuid4().hex[:8]}", "dagster/compute-logs"
-    for name, value in {"AWS_ENDPOINT_URL": moto_server, "AWS_REGION": REGION,
-                        "DAGSTER_COMPUTE_LOGS_BUCKET": bucket, "DAGSTER_COMPUTE_LOGS_PREFIX": prefix}.items():
+    for name, value in {
+        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_REGION": REGION,
+        "DAGSTER_COMPUTE_LOGS_BUCKET": bucket,
+        "DAGSTER_COMPUTE_LOGS_PREFIX": prefix,
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     s3 = boto3.client("s3", region_name=REGION)
@@ -71,8 +75,11 @@ def test_a_runs_stdout_and_stderr_land_in_s3_encrypted_and_read_back(logs_home, 
     bin_dir = Path(sys.executable).parent
     result = subprocess.run(
         [shutil.which("dagster", path=str(bin_dir)), "job", "execute", "-f", str(job_file), "-j", "talking_job"],
-        cwd=tmp_path, env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
-        capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -98,7 +105,7 @@ def test_a_runs_stdout_and_stderr_land_in_s3_encrypted_and_read_back(logs_home, 
 
     # What the webserver shows, from another task (an empty local dir): read back from S3.
     webserver = S3ComputeLogManager(bucket=bucket, prefix=prefix, region=REGION, local_dir=str(tmp_path / "web"))
-    log_key = out_key[len(f"{prefix}/storage/"):].rsplit(".", 1)[0].split("/")
+    log_key = out_key[len(f"{prefix}/storage/") :].rsplit(".", 1)[0].split("/")
     assert webserver.is_capture_complete(log_key)
     data = webserver.get_log_data(log_key)
     assert f"stdout marker {marker}" in data.stdout.decode()

@@ -51,7 +51,7 @@ def pip_installs(instructions: list[tuple[str, str]]) -> list[tuple[int, list[st
         for command in re.split(r"&&|;", args):
             words = shlex.split(command)
             if words[:2] == ["pip", "install"] or words[1:3] == ["-m", "pip"] and "install" in words:
-                found.append((index, [w for w in words[words.index("install") + 1:]]))
+                found.append((index, [w for w in words[words.index("install") + 1 :]]))
     return found
 
 
@@ -100,8 +100,13 @@ def test_image_installs_the_package_as_the_makefile_does_without_test_or_local_e
 
 @pytest.mark.parametrize(
     "command",
-    [["dagster-webserver", "--help"], ["dagster-daemon", "--help"], ["dagster-daemon", "run", "--help"],
-     ["dagster", "api", "grpc", "--help"], ["dagster", "api", "execute_run", "--help"]],
+    [
+        ["dagster-webserver", "--help"],
+        ["dagster-daemon", "--help"],
+        ["dagster-daemon", "run", "--help"],
+        ["dagster", "api", "grpc", "--help"],
+        ["dagster", "api", "execute_run", "--help"],
+    ],
     ids=lambda c: " ".join(c),
 )
 def test_image_commands_exist_and_start(command):
@@ -134,16 +139,20 @@ def test_code_location_server_serves_the_project_with_the_current_image(tmp_path
     }
     log = tmp_path / "code_server.log"
     server = subprocess.Popen(
-        [str(BIN / "dagster"), "api", "grpc", "-m", "forecast_assets.definitions",
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=tmp_path, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        [str(BIN / "dagster"), "api", "grpc", "-m", "forecast_assets.definitions", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 90
         while True:
             check = subprocess.run(
                 [str(BIN / "dagster"), "api", "grpc-health-check", "-h", "127.0.0.1", "-p", str(port)],
-                capture_output=True, text=True, timeout=30,
+                capture_output=True,
+                text=True,
+                timeout=30,
             )
             if check.returncode == 0:
                 break

@@ -26,7 +26,7 @@ FIRST = date(2024, 10, 1)
 DAYS = [(FIRST + timedelta(days=i)).isoformat() for i in range(28)]  # four weeks
 BACKFILL_LIMIT = 2  # dagster.yaml: concurrency.runs.tag_concurrency_limits on dagster/backfill
 
-ASSETS = '''
+ASSETS = """
 import os
 import dagster as dg
 from forecast_assets.partitions import daily_partitions
@@ -48,7 +48,7 @@ def weather_measurements():
     return None
 
 defs = dg.Definitions(assets=[raw_infoclimat, weather_data, weather_measurements])
-'''
+"""
 
 LAUNCH_BACKFILL = """
 mutation($backfillParams: LaunchBackfillParams!) {
@@ -62,13 +62,18 @@ mutation($backfillParams: LaunchBackfillParams!) {
 
 
 def ranges_of(runs) -> list[tuple[str, str]]:
-    return sorted((r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
-                  for r in runs)
+    return sorted(
+        (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"]) for r in runs
+    )
 
 
 @pytest.mark.integration
 def test_a_four_week_backfill_runs_as_four_ecs_tasks_of_seven_days_at_most_two_at_once(
-    aws, ecs_deployment, dagster_home, tmp_path, monkeypatch  # noqa: F811
+    aws,
+    ecs_deployment,
+    dagster_home,
+    tmp_path,
+    monkeypatch,  # noqa: F811
 ):
     from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
     from dagster._core.events import DagsterEvent, DagsterEventType
@@ -81,25 +86,34 @@ def test_a_four_week_backfill_runs_as_four_ecs_tasks_of_seven_days_at_most_two_a
     monkeypatch.setenv("FORECAST_BACKFILL_DAYS_PER_RUN", str(DAYS_PER_RUN))
     (tmp_path / "backfill_defs.py").write_text(ASSETS)
     workspace_yaml = tmp_path / "workspace.yaml"
-    workspace_yaml.write_text(textwrap.dedent(f"""
+    workspace_yaml.write_text(
+        textwrap.dedent(f"""
         load_from:
           - python_file:
-              relative_path: {tmp_path / 'backfill_defs.py'}
+              relative_path: {tmp_path / "backfill_defs.py"}
               location_name: forecast_assets
               working_directory: {tmp_path}
-    """))
+    """)
+    )
     ecs, cluster = aws["ecs"], ecs_deployment["cluster"]
 
-    with DagsterInstance.get() as instance, WorkspaceProcessContext(
-        instance, WorkspaceFileTarget(paths=[str(workspace_yaml)])
-    ) as workspace:
+    with (
+        DagsterInstance.get() as instance,
+        WorkspaceProcessContext(instance, WorkspaceFileTarget(paths=[str(workspace_yaml)])) as workspace,
+    ):
         result = execute_dagster_graphql(
-            workspace.create_request_context(), LAUNCH_BACKFILL,
-            variables={"backfillParams": {
-                "assetSelection": [{"path": ["raw", "InfoClimat"]}, {"path": ["weather_data"]},
-                                   {"path": ["mongodb", "weather_measurements"]}],
-                "partitionNames": DAYS,
-            }},
+            workspace.create_request_context(),
+            LAUNCH_BACKFILL,
+            variables={
+                "backfillParams": {
+                    "assetSelection": [
+                        {"path": ["raw", "InfoClimat"]},
+                        {"path": ["weather_data"]},
+                        {"path": ["mongodb", "weather_measurements"]},
+                    ],
+                    "partitionNames": DAYS,
+                }
+            },
         )
         payload = result.data["launchPartitionBackfill"]
         assert payload["__typename"] == "LaunchBackfillSuccess", payload
@@ -109,20 +123,30 @@ def test_a_four_week_backfill_runs_as_four_ecs_tasks_of_seven_days_at_most_two_a
         list(execute_backfill_iteration(workspace, logging.getLogger("backfill")))
         runs = instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill_id}))
         assert len(runs) == len(DAYS) // DAYS_PER_RUN == 4
-        assert ranges_of(runs) == [("2024-10-01", "2024-10-07"), ("2024-10-08", "2024-10-14"),
-                                   ("2024-10-15", "2024-10-21"), ("2024-10-22", "2024-10-28")]
+        assert ranges_of(runs) == [
+            ("2024-10-01", "2024-10-07"),
+            ("2024-10-08", "2024-10-14"),
+            ("2024-10-15", "2024-10-21"),
+            ("2024-10-22", "2024-10-28"),
+        ]
         assert {r.status for r in runs} == {DagsterRunStatus.QUEUED}
         for run in runs:  # the whole lineage in each run: raw → weather_data → MongoDB over its 7 days
             assert {k.to_user_string() for k in run.asset_selection} == {
-                "raw/InfoClimat", "weather_data", "mongodb/weather_measurements"}
+                "raw/InfoClimat",
+                "weather_data",
+                "mongodb/weather_measurements",
+            }
 
         coordinator = QueuedRunCoordinatorDaemon(interval_seconds=1)
         launched: dict[str, tuple[str, str]] = {}  # ECS task ARN -> partition range of its run
         peak = 0
         for _ in range(6):
             list(coordinator.run_iteration(workspace))
-            in_flight = [r for r in instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill_id}))
-                         if r.status in (DagsterRunStatus.STARTING, DagsterRunStatus.STARTED)]
+            in_flight = [
+                r
+                for r in instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill_id}))
+                if r.status in (DagsterRunStatus.STARTING, DagsterRunStatus.STARTED)
+            ]
             peak = max(peak, len(in_flight))
             assert len(in_flight) <= BACKFILL_LIMIT  # the tag concurrency limit holds
             for run in in_flight:
@@ -130,8 +154,11 @@ def test_a_four_week_backfill_runs_as_four_ecs_tasks_of_seven_days_at_most_two_a
             # The launched tasks finish (what their ECS tasks would report), freeing their slots.
             for run in in_flight:
                 instance.report_dagster_event(
-                    DagsterEvent(event_type_value=DagsterEventType.RUN_SUCCESS.value, job_name=run.job_name,
-                                 message="ECS task finished (played by the test)"),
+                    DagsterEvent(
+                        event_type_value=DagsterEventType.RUN_SUCCESS.value,
+                        job_name=run.job_name,
+                        message="ECS task finished (played by the test)",
+                    ),
                     run_id=run.run_id,
                 )
             if len(launched) == 4:

@@ -42,15 +42,28 @@ def ecs_env(moto_server, aws_test_credentials, monkeypatch):
     ec2, ecs = boto3.client("ec2", region_name=REGION), boto3.client("ecs", region_name=REGION)
     suffix = uuid.uuid4().hex[:8]
     vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=c)["Subnet"]["SubnetId"] for c in ("10.30.1.0/24", "10.30.2.0/24")]
-    groups = {name: ec2.create_security_group(GroupName=f"{name}-{suffix}", Description=name, VpcId=vpc)["GroupId"]
-              for name in ("sg-code", "sg-daemon", "sg-webserver")}
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=c)["Subnet"]["SubnetId"] for c in ("10.30.1.0/24", "10.30.2.0/24")
+    ]
+    groups = {
+        name: ec2.create_security_group(GroupName=f"{name}-{suffix}", Description=name, VpcId=vpc)["GroupId"]
+        for name in ("sg-code", "sg-daemon", "sg-webserver")
+    }
     cluster = f"forecast-{suffix}"
     ecs.create_cluster(clusterName=cluster)
-    values = {"<account-id>": ACCOUNT, "<region>": REGION, "<git-sha>": "test", "<bucket>": f"staging-{suffix}",
-              "<prefix>": "forecast", "<logs-bucket>": f"logs-{suffix}", "<id>": suffix,
-              "<subnet-a>": subnets[0], "<subnet-b>": subnets[1], **{f'"{k}"': f'"{v}"' for k, v in groups.items()},
-              '"cluster": "forecast"': f'"cluster": "{cluster}"'}
+    values = {
+        "<account-id>": ACCOUNT,
+        "<region>": REGION,
+        "<git-sha>": "test",
+        "<bucket>": f"staging-{suffix}",
+        "<prefix>": "forecast",
+        "<logs-bucket>": f"logs-{suffix}",
+        "<id>": suffix,
+        "<subnet-a>": subnets[0],
+        "<subnet-b>": subnets[1],
+        **{f'"{k}"': f'"{v}"' for k, v in groups.items()},
+        '"cluster": "forecast"': f'"cluster": "{cluster}"',
+    }
 
     def fill(text: str) -> dict:
         for placeholder, value in values.items():
@@ -71,15 +84,20 @@ def test_documented_task_definitions_register_with_their_health_checks(ecs_env) 
     webserver = json.loads(json.dumps(blocks["forecast-code"]))
     webserver["family"] = "forecast-webserver"
     container = webserver["containerDefinitions"][0]
-    container.update(name="webserver", portMappings=[{"containerPort": 3000, "protocol": "tcp"}],
-                     command=["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", "-w", "workspace.yaml"],
-                     **fill("{" + check_text + "}"))
+    container.update(
+        name="webserver",
+        portMappings=[{"containerPort": 3000, "protocol": "tcp"}],
+        command=["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", "-w", "workspace.yaml"],
+        **fill("{" + check_text + "}"),
+    )
     blocks["forecast-webserver"] = webserver
     for family, block in blocks.items():
         arn = ecs.register_task_definition(**block)["taskDefinition"]["taskDefinitionArn"]
         stored = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
         assert stored["family"] == family and stored["requiresCompatibilities"] == ["FARGATE"]
-        assert stored["containerDefinitions"][0].get("healthCheck") == block["containerDefinitions"][0].get("healthCheck")
+        assert stored["containerDefinitions"][0].get("healthCheck") == block["containerDefinitions"][0].get(
+            "healthCheck"
+        )
     code_check = blocks["forecast-code"]["containerDefinitions"][0]["healthCheck"]["command"]
     assert code_check == ["CMD", "dagster", "api", "grpc-health-check", "-p", "4000"]
     assert "/server_info" in " ".join(container["healthCheck"]["command"])
@@ -130,15 +148,24 @@ def test_the_documented_grpc_health_check_passes_on_a_live_code_server_and_fails
     [container] = code["containerDefinitions"]
     port = str(_free_port())
     bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FORECAST_ENV": "local",
-           "DAGSTER_HOME": str(tmp_path)}
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "FORECAST_ENV": "local",
+        "DAGSTER_HOME": str(tmp_path),
+    }
     server_cmd = [port if part == "4000" else part for part in container["command"]]
     check_cmd = [port if part == "4000" else part for part in container["healthCheck"]["command"][1:]]
     check_cmd[0] = shutil.which(check_cmd[0], path=env["PATH"])
     # Nothing listening yet: the check fails (ECS counts it as unhealthy).
     assert subprocess.run(check_cmd, env=env, capture_output=True, timeout=60).returncode != 0
-    server = subprocess.Popen([shutil.which(server_cmd[0], path=env["PATH"]), *server_cmd[1:]], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [shutil.which(server_cmd[0], path=env["PATH"]), *server_cmd[1:]],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 120  # the documented startPeriod
         while True:

@@ -32,7 +32,7 @@ import pytest
 import yaml
 from pymongo import MongoClient
 
-from forecast_assets.mongo.local_server import LocalMongoServer
+from forecast_assets.mongo.embedded_server import LocalMongoServer
 from forecast_assets.sample_data import INFOCLIMAT_RESPONSE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,9 +86,9 @@ def ecs_deployment(aws, monkeypatch, tmp_path):
         ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az)["Subnet"]["SubnetId"]
         for cidr, az in (("10.20.1.0/24", "us-east-1a"), ("10.20.2.0/24", "us-east-1b"))
     ]
-    run_sg = ec2.create_security_group(
-        GroupName=f"forecast-runs-{suffix}", Description="Dagster run tasks", VpcId=vpc
-    )["GroupId"]
+    run_sg = ec2.create_security_group(GroupName=f"forecast-runs-{suffix}", Description="Dagster run tasks", VpcId=vpc)[
+        "GroupId"
+    ]
     cluster = f"forecast-{suffix}"
     ecs.create_cluster(clusterName=cluster)
 
@@ -291,7 +291,11 @@ def test_production_instance_launches_a_partition_run_as_an_ecs_task_that_materi
         assert env["MONGO_URI"] == deployment["mongo"].uri  # came from Secrets Manager
         worker = subprocess.run(
             [shutil.which(command[0], path=env["PATH"]), *command[1:]],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert worker.returncode == 0, worker.stderr[-4000:]
 
@@ -307,13 +311,18 @@ def test_production_instance_launches_a_partition_run_as_an_ecs_task_that_materi
         f"forecast/Transform/{DAY}/weather_data.quality.json",
     } <= keys
     # The run task uploaded its steps' stdout/stderr (dagster.yaml's S3 compute logs) to the logs bucket.
-    log_keys = [o["Key"] for o in aws["s3"].list_objects_v2(
-        Bucket=deployment["logs_bucket"], Prefix=f"{LOGS_PREFIX}/storage/{run_id}/")["Contents"]]
+    log_keys = [
+        o["Key"]
+        for o in aws["s3"].list_objects_v2(Bucket=deployment["logs_bucket"], Prefix=f"{LOGS_PREFIX}/storage/{run_id}/")[
+            "Contents"
+        ]
+    ]
     # (Steps log to stderr; stdout is empty and skip_empty_files leaves it out.)
     err_keys = [k for k in log_keys if k.endswith(".err")]
     assert err_keys and not [k for k in log_keys if k.endswith(".partial")], log_keys
-    logged = "".join(aws["s3"].get_object(Bucket=deployment["logs_bucket"], Key=k)["Body"].read().decode()
-                     for k in err_keys)
+    logged = "".join(
+        aws["s3"].get_object(Bucket=deployment["logs_bucket"], Key=k)["Body"].read().decode() for k in err_keys
+    )
     assert "weather_data" in logged, logged[:2000]
     with MongoClient(deployment["mongo"].uri) as client:
         stations = client.weather_db.weather_measurements.distinct("station_id")

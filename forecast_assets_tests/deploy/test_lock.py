@@ -34,7 +34,9 @@ def test_the_lock_was_made_from_pyprojects_dependencies():
 def test_a_dependency_change_makes_the_lock_stale(tmp_path):
     lock = _lock_module()
     pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text((REPO / "pyproject.toml").read_text().replace('"tabulate>=0.9",', '"tabulate>=0.9",\n    "rich",'))
+    pyproject.write_text(
+        (REPO / "pyproject.toml").read_text().replace('"tabulate>=0.9",', '"tabulate>=0.9",\n    "rich",')
+    )
     assert lock.dependencies_digest(pyproject) != lock.dependencies_digest()
 
 
@@ -44,8 +46,11 @@ def test_every_locked_distribution_installed_here_has_its_locked_version():
     installed = {_norm(d.metadata["Name"]): d.version for d in distributions()}
     for name in ("dagster", "pandas", "pymongo", "pandera", "polars", "secantusdb"):
         assert name in pins, f"{name} is not locked"
-    wrong = {name: (version, installed[name]) for name, version in pins.items()
-             if name in installed and installed[name] != version and name not in ("pip", "setuptools")}
+    wrong = {
+        name: (version, installed[name])
+        for name, version in pins.items()
+        if name in installed and installed[name] != version and name not in ("pip", "setuptools")
+    }
     assert not wrong, f"installed versions differ from requirements.lock (locked, installed): {wrong}"
 
 

@@ -13,8 +13,12 @@ import pytest
 
 _HERE = Path(__file__).parent
 STRESS_MODULES = {
-    "test_concurrency.py", "test_setup_races.py", "test_killed_runs.py", "test_instance_first_use.py",
-    "test_staging_faults.py", "test_worse_rerun.py",
+    "test_concurrency.py",
+    "test_setup_races.py",
+    "test_killed_runs.py",
+    "test_instance_first_use.py",
+    "test_staging_faults.py",
+    "test_worse_rerun.py",
 }
 
 

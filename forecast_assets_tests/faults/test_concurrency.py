@@ -56,8 +56,8 @@ from pymongo import MongoClient, monitoring
 
 from forecast_assets.definitions import build_defs
 from forecast_assets.feeds import INFOCLIMAT_POOL, station_window
-from forecast_assets.mongo.load import MEASUREMENTS, ensure_collections
-from forecast_assets.mongo.load import STATIONS as STATIONS_COLLECTION
+from forecast_assets.mongo.collection_setup import MEASUREMENTS, ensure_collections
+from forecast_assets.mongo.collection_setup import STATIONS as STATIONS_COLLECTION
 from forecast_assets.mongo.resources import MongoResource
 from forecast_assets.mongo.sync import sync_windows
 from forecast_assets.raw.infoclimat import InfoClimatResponseFile
@@ -142,10 +142,15 @@ def run_summary(result, instance) -> dict[str, Any]:
             error = getattr(event.event_specific_data, "error", None)
             errors.append(f"{key}: {event.message} {error.message if error else ''}".strip())
     [load] = result.asset_materializations_for_node(LOAD_NODE) or [None]
-    counts = {k: load.metadata[k].value for k in ("inserted", "updated", "unchanged", "deleted", "write_errors")
-              } if load else {}
-    checks = {f"{e.asset_key.to_user_string()}:{e.check_name}": [e.passed, e.severity.value]
-              for e in result.get_asset_check_evaluations()}
+    counts = (
+        {k: load.metadata[k].value for k in ("inserted", "updated", "unchanged", "deleted", "write_errors")}
+        if load
+        else {}
+    )
+    checks = {
+        f"{e.asset_key.to_user_string()}:{e.check_name}": [e.passed, e.severity.value]
+        for e in result.get_asset_check_evaluations()
+    }
     return {"success": result.success, "windows": windows, "load": counts, "checks": checks, "errors": errors}
 
 
@@ -176,10 +181,14 @@ def measurement_documents(db) -> list[dict]:
 
 
 def duplicate_keys(collection) -> list[dict]:
-    return list(collection.aggregate([
-        {"$group": {"_id": {"s": "$station_id", "t": "$timestamp"}, "n": {"$sum": 1}}},
-        {"$match": {"n": {"$gt": 1}}},
-    ]))
+    return list(
+        collection.aggregate(
+            [
+                {"$group": {"_id": {"s": "$station_id", "t": "$timestamp"}, "n": {"$sum": 1}}},
+                {"$match": {"n": {"$gt": 1}}},
+            ]
+        )
+    )
 
 
 def overlap(a: list[float], b: list[float]) -> bool:
@@ -247,8 +256,9 @@ def race(spec: dict, mongo_uri: str, database: str, folder: Path, processes: int
     context.set_forkserver_preload([__name__])
     barrier = context.Barrier(processes)
     outs = [folder / f"run_{i}.json" for i in range(processes)]
-    workers = [context.Process(target=_race_worker, args=(spec, mongo_uri, database, barrier, str(out)))
-               for out in outs]
+    workers = [
+        context.Process(target=_race_worker, args=(spec, mongo_uri, database, barrier, str(out))) for out in outs
+    ]
     for worker in workers:
         worker.start()
     try:
@@ -279,7 +289,11 @@ def zone_spec(request, tmp_path) -> dict[str, str]:
 
 @pytest.mark.integration
 def test_two_runs_of_one_partition_at_once_leave_exactly_one_clean_runs_data(
-    zone_spec, clean_run, mongo_server, tmp_path, record_property  # noqa: F811
+    zone_spec,
+    clean_run,
+    mongo_server,
+    tmp_path,
+    record_property,  # noqa: F811
 ):
     database = f"race_{uuid.uuid4().hex[:8]}"
     client = MongoClient(mongo_server.uri, tz_aware=True)
@@ -298,8 +312,9 @@ def test_two_runs_of_one_partition_at_once_leave_exactly_one_clean_runs_data(
         # The staging zone holds exactly the clean run's files and records; nothing half-written.
         zone = make_staging(zone_spec)
         if zone_spec["kind"] == "local":
-            on_disk = sorted(p.relative_to(zone_spec["root"]).as_posix()
-                             for p in Path(zone_spec["root"]).rglob("*") if p.is_file())
+            on_disk = sorted(
+                p.relative_to(zone_spec["root"]).as_posix() for p in Path(zone_spec["root"]).rglob("*") if p.is_file()
+            )
             assert on_disk == sorted(clean_run.files), "temporary or unexpected files left behind"
         contents = zone_contents(zone)
         assert sorted(contents) == sorted(clean_run.files)
@@ -324,8 +339,10 @@ def test_two_runs_of_one_partition_at_once_leave_exactly_one_clean_runs_data(
         load_windows = [run["windows"][LOAD_NODE] for run in runs]
         record_property("loads", json.dumps(loads))
         record_property("load_steps_overlapped", overlap(*load_windows))
-        print(f"[{zone_spec['kind']}] loads {loads}; load steps overlapped: {overlap(*load_windows)}; "
-              f"run windows {[r['windows']['run'] for r in runs]}")
+        print(
+            f"[{zone_spec['kind']}] loads {loads}; load steps overlapped: {overlap(*load_windows)}; "
+            f"run windows {[r['windows']['run'] for r in runs]}"
+        )
     finally:
         client.drop_database(database)
         client.close()
@@ -354,7 +371,8 @@ class PauseInsertsUntil(monitoring.CommandListener):
 
 @pytest.mark.integration
 def test_a_load_that_read_before_another_wrote_turns_its_duplicate_inserts_into_keyed_replaces(
-    clean_run, mongo_server  # noqa: F811
+    clean_run,
+    mongo_server,  # noqa: F811
 ):
     """The interleaving the race can produce, forced: B reads the empty window, A loads the whole
     day, then B inserts. B's inserts hit the unique index; ``sync_windows`` replaces them by key."""
@@ -478,7 +496,7 @@ class SlowInfoClimatApi:
             self._in_flight -= 1  # in flight until its answer starts
             request.answered = time.time()
 
-    def start(self) -> "SlowInfoClimatApi":
+    def start(self) -> SlowInfoClimatApi:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -537,30 +555,47 @@ def pool_deployment(tmp_path_factory) -> Iterator[PoolDeployment]:
     env = {k: v for k, v in os.environ.items() if k not in UNSET}
     no_proxy = ",".join(filter(None, [os.environ.get("NO_PROXY"), HOST, "localhost"]))
     env.update(
-        DAGSTER_HOME=str(home), FORECAST_STAGING_DIR=str(staging_dir), FORECAST_MONGO_STATE_DIR=str(mongo_dir),
-        FORECAST_ALERT_FILE=str(root / "alerts.jsonl"), FORECAST_INFOCLIMAT_SOURCE="api",
-        INFOCLIMAT_BASE_URL=api.url, INFOCLIMAT_TOKEN=TOKEN, NO_PROXY=no_proxy, no_proxy=no_proxy,
+        DAGSTER_HOME=str(home),
+        FORECAST_STAGING_DIR=str(staging_dir),
+        FORECAST_MONGO_STATE_DIR=str(mongo_dir),
+        FORECAST_ALERT_FILE=str(root / "alerts.jsonl"),
+        FORECAST_INFOCLIMAT_SOURCE="api",
+        INFOCLIMAT_BASE_URL=api.url,
+        INFOCLIMAT_TOKEN=TOKEN,
+        NO_PROXY=no_proxy,
+        no_proxy=no_proxy,
         PYTHONUNBUFFERED="1",
     )
     port = free_port()
     ui = DagsterUI(url=f"http://{HOST}:{port}", home=home, staging_dir=staging_dir, mongo_state_dir=mongo_dir)
     ui.session.trust_env = False
     ui.logs = {"webserver": logs / "webserver.log", "daemon": logs / "daemon.log"}
-    migrate = subprocess.run([sys.executable, "-m", "dagster", "instance", "migrate"], cwd=REPO, env=env,
-                             capture_output=True, text=True, timeout=120)
+    migrate = subprocess.run(
+        [sys.executable, "-m", "dagster", "instance", "migrate"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert migrate.returncode == 0, f"dagster instance migrate failed:\n{migrate.stdout}\n{migrate.stderr}"
     processes: dict[str, subprocess.Popen] = {}
     log_files = {name: path.open("wb") for name, path in ui.logs.items()}
     try:
-        processes["webserver"] = _start("webserver", ["dagster-webserver", "-w", "workspace.yaml", "-h", HOST,
-                                                      "-p", str(port)], env, log_files["webserver"])
-        processes["daemon"] = _start("daemon", ["dagster-daemon", "run", "-w", "workspace.yaml"], env,
-                                     log_files["daemon"])
+        processes["webserver"] = _start(
+            "webserver",
+            ["dagster-webserver", "-w", "workspace.yaml", "-h", HOST, "-p", str(port)],
+            env,
+            log_files["webserver"],
+        )
+        processes["daemon"] = _start(
+            "daemon", ["dagster-daemon", "run", "-w", "workspace.yaml"], env, log_files["daemon"]
+        )
         _wait_until_loaded(ui, processes)
         yield PoolDeployment(ui=ui, api=api, env=env)
     finally:
         api.open_gate()
-        for name, process in reversed(list(processes.items())):
+        for process in reversed(list(processes.values())):
             _stop(process)
         for log in log_files.values():
             log.close()
@@ -584,13 +619,21 @@ def launch_runs(deployment: PoolDeployment) -> dict[str, str]:
     run id → day."""
     runs = {}
     for day in POOL_DAYS:
-        launched = deployment.ui.graphql(LAUNCH_RUN, {"params": {
-            "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY,
-                         "jobName": "weather_pipeline",
-                         "assetSelection": [{"path": path} for path in POOL_SELECTION]},
-            "runConfigData": RUN_CONFIG,
-            "executionMetadata": {"tags": [{"key": "dagster/partition", "value": day}]},
-        }})["launchRun"]
+        launched = deployment.ui.graphql(
+            LAUNCH_RUN,
+            {
+                "params": {
+                    "selector": {
+                        "repositoryLocationName": LOCATION,
+                        "repositoryName": REPOSITORY,
+                        "jobName": "weather_pipeline",
+                        "assetSelection": [{"path": path} for path in POOL_SELECTION],
+                    },
+                    "runConfigData": RUN_CONFIG,
+                    "executionMetadata": {"tags": [{"key": "dagster/partition", "value": day}]},
+                }
+            },
+        )["launchRun"]
         assert launched["__typename"] == "LaunchRunSuccess", launched
         runs[launched["run"]["runId"]] = day
     return runs
@@ -600,9 +643,12 @@ def blocked_by_pool(instance, run_id: str) -> list[float]:
     """When the run's raw/InfoClimat step logged that the pool's limit held it back."""
     from dagster import DagsterEventType
 
-    return [entry.timestamp for entry in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT)
-            if entry.step_key == POOL_STEP
-            and f"blocked by limit for pool {INFOCLIMAT_POOL}" in (entry.dagster_event.message or "")]
+    return [
+        entry.timestamp
+        for entry in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT)
+        if entry.step_key == POOL_STEP
+        and f"blocked by limit for pool {INFOCLIMAT_POOL}" in (entry.dagster_event.message or "")
+    ]
 
 
 def contend_then_open_gate(deployment: PoolDeployment, runs: dict[str, str]) -> bool:
@@ -616,8 +662,10 @@ def contend_then_open_gate(deployment: PoolDeployment, runs: dict[str, str]) -> 
         while not ready and time.monotonic() < deadline:
             requested = deployment.api.days_requested()
             ready = all(day in requested or blocked_by_pool(instance, run_id) for run_id, day in runs.items())
-            if any(instance.get_run_by_id(run_id).status in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
-                   for run_id in runs):
+            if any(
+                instance.get_run_by_id(run_id).status in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
+                for run_id in runs
+            ):
                 break  # wait_for_runs reports it
             if not ready:
                 time.sleep(0.5)
@@ -655,8 +703,12 @@ def wait_for_runs(deployment: PoolDeployment, runs: dict[str, str]) -> list[Pool
                 key = entry.step_key or "run"
                 if event.event_type in (DagsterEventType.RUN_START, DagsterEventType.STEP_START):
                     windows.setdefault(key, [0.0, 0.0])[0] = entry.timestamp
-                elif event.event_type in (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE,
-                                          DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+                elif event.event_type in (
+                    DagsterEventType.RUN_SUCCESS,
+                    DagsterEventType.RUN_FAILURE,
+                    DagsterEventType.STEP_SUCCESS,
+                    DagsterEventType.STEP_FAILURE,
+                ):
                     windows.setdefault(key, [0.0, 0.0])[1] = entry.timestamp
                 if event.event_type == DagsterEventType.STEP_FAILURE or entry.level >= 40:
                     errors.append(f"{run_id[:8]} {key}: {event.message or entry.user_message}"[:1500])
@@ -687,12 +739,16 @@ def pool_limits(deployment: PoolDeployment) -> dict[str, tuple[int, bool]]:
 def timeline(runs: list[PoolRun], api: SlowInfoClimatApi) -> str:
     """Run and step windows, pool waits and API requests, in seconds from the first event."""
     origin = min(w[0] for run in runs for w in run.windows.values())
-    lines = [f"{run.day} run {run.run_id[:8]}: "
-             + ", ".join(f"{k} {w[0] - origin:.1f}-{w[1] - origin:.1f}" for k, w in sorted(run.windows.items()))
-             + (f", first pool wait {run.blocked[0] - origin:.1f}" if run.blocked else ", no pool wait")
-             for run in runs]
-    lines += [f"API {r.day}: {r.arrived - origin:.1f}-{r.answered - origin:.1f}, {r.in_flight_on_arrival} "
-              f"already in flight" for r in api.requests]
+    lines = [
+        f"{run.day} run {run.run_id[:8]}: "
+        + ", ".join(f"{k} {w[0] - origin:.1f}-{w[1] - origin:.1f}" for k, w in sorted(run.windows.items()))
+        + (f", first pool wait {run.blocked[0] - origin:.1f}" if run.blocked else ", no pool wait")
+        for run in runs
+    ]
+    lines += [
+        f"API {r.day}: {r.arrived - origin:.1f}-{r.answered - origin:.1f}, {r.in_flight_on_arrival} already in flight"
+        for r in api.requests
+    ]
     return "\n".join(lines)
 
 
@@ -741,7 +797,11 @@ def test_negative_control_with_the_pool_raised_to_3_the_api_sees_requests_overla
     """Proves the test above can fail: the same runs and server, with room for 3 in the pool."""
     raise_pool = subprocess.run(
         [sys.executable, "-m", "dagster", "instance", "concurrency", "set", INFOCLIMAT_POOL, "3"],
-        cwd=REPO, env=pool_deployment.env, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env=pool_deployment.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert raise_pool.returncode == 0, raise_pool.stderr
     api = pool_deployment.api

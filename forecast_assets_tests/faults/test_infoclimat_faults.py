@@ -92,7 +92,11 @@ def test_500_twice_then_ok_lands_the_whole_day(httpserver: HTTPServer, staging):
     assert len(httpserver.log) == 3
     rows = assert_reconciled(result, staging, served=3 * 144 + 24)
     assert {sid: rows[sid]["output_rows"] for sid in INFOCLIMAT_STATIONS} == {
-        "00052": 144, "000R5": 144, "STATIC0010": 144, "07015": 24}
+        "00052": 144,
+        "000R5": 144,
+        "STATIC0010": 144,
+        "07015": 24,
+    }
     details = completeness_details(result)
     assert not set(INFOCLIMAT_STATIONS) & set(details["stations_below_coverage"])
     assert {sid: details["coverage"][sid] for sid in INFOCLIMAT_STATIONS} == {sid: 1.0 for sid in INFOCLIMAT_STATIONS}
@@ -146,10 +150,14 @@ def _assert_failed_naming(result, *needles: str) -> None:
 @pytest.mark.parametrize(
     "response, needles",
     [
-        (Response("<html><title>Maintenance</title></html>", status=200, content_type="text/html"),
-         ("not JSON", "Maintenance", DAY)),
-        (Response(json.dumps({"status": "KO", "errors": ["quota exceeded"]}), content_type="application/json"),
-         ("quota exceeded", DAY)),
+        (
+            Response("<html><title>Maintenance</title></html>", status=200, content_type="text/html"),
+            ("not JSON", "Maintenance", DAY),
+        ),
+        (
+            Response(json.dumps({"status": "KO", "errors": ["quota exceeded"]}), content_type="application/json"),
+            ("quota exceeded", DAY),
+        ),
     ],
     ids=["html-page", "status-not-ok"],
 )

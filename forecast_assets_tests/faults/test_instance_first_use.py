@@ -69,8 +69,7 @@ def test_processes_opening_a_brand_new_dagster_home_at_once_all_succeed(tmp_path
         home.mkdir()
         shutil.copy(LOCAL_YAML, home / "dagster.yaml")
         barrier, results = fork_server.Barrier(PROCESSES), fork_server.Queue()
-        workers = [fork_server.Process(target=_first_use, args=(str(home), barrier, results))
-                   for _ in range(PROCESSES)]
+        workers = [fork_server.Process(target=_first_use, args=(str(home), barrier, results)) for _ in range(PROCESSES)]
         for worker in workers:
             worker.start()
         outcomes = [results.get(timeout=180) for _ in workers]

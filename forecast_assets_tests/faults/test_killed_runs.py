@@ -39,8 +39,17 @@ from forecast_assets.sample_data import INFOCLIMAT_RESPONSE
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_YAML = REPO / "deploy" / "local" / "dagster.yaml"
 DAY = "2024-10-05"
-COMMAND = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "forecast_assets.definitions",
-           "--select", "raw/InfoClimat", "--partition", DAY]
+COMMAND = [
+    str(Path(sys.executable).parent / "dagster"),
+    "asset",
+    "materialize",
+    "-m",
+    "forecast_assets.definitions",
+    "--select",
+    "raw/InfoClimat",
+    "--partition",
+    DAY,
+]
 MULTIPROCESS = ["--config-json", json.dumps({"execution": {"config": {"multiprocess": {}}}})]
 #: A CLI run of one raw day takes ~20 s on this machine; a run still going after this has hung.
 RUN_TIMEOUT_S = 150
@@ -92,7 +101,7 @@ class GatedInfoClimatApi:
             self._gate_open = True
             self._lock.notify_all()
 
-    def __enter__(self) -> "GatedInfoClimatApi":
+    def __enter__(self) -> GatedInfoClimatApi:
         self._thread.start()
         return self
 
@@ -153,9 +162,15 @@ class CliRun:
     def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
         self.log = log
         with open(log, "wb") as out:
-            self.proc = subprocess.Popen([*COMMAND, *args], cwd=log.parent, env=env, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True,
-                                         preexec_fn=_as_in_a_terminal)
+            self.proc = subprocess.Popen(
+                [*COMMAND, *args],
+                cwd=log.parent,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_as_in_a_terminal,
+            )
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -199,8 +214,10 @@ def failure_text(instance: dg.DagsterInstance, run_id: str) -> str:
 
 
 def engine_messages(instance: dg.DagsterInstance, run_id: str) -> str:
-    return "\n".join(entry.dagster_event.message or ""
-                     for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT))
+    return "\n".join(
+        entry.dagster_event.message or ""
+        for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)
+    )
 
 
 def assert_pool_empty(instance: dg.DagsterInstance) -> None:
@@ -251,8 +268,16 @@ def test_a_slot_held_by_a_live_run_fails_the_next_run_in_bounded_time_naming_the
             assert not instance.all_logs(waiter_record.run_id, of_type=dg.DagsterEventType.STEP_START)  # no step ran
             why = failure_text(instance, waiter_record.run_id)
             print(f"waiting run {waiter_record.run_id}: {why}")
-            for expected in (holder_id, "STARTED", f"pid {holder.proc.pid}", "is running", INFOCLIMAT_POOL,
-                             f"dagster run delete -f {holder_id}", "FORECAST_POOL_WAIT_SECONDS", DAY):
+            for expected in (
+                holder_id,
+                "STARTED",
+                f"pid {holder.proc.pid}",
+                "is running",
+                INFOCLIMAT_POOL,
+                f"dagster run delete -f {holder_id}",
+                "FORECAST_POOL_WAIT_SECONDS",
+                DAY,
+            ):
                 assert expected in why, (expected, why)
             assert f"dagster run delete -f {holder_id}" in waiter.output()  # the user sees it in the terminal
             assert instance.get_run_by_id(holder_id).status == dg.DagsterRunStatus.STARTED  # left alone

@@ -41,7 +41,8 @@ def staging(tmp_path) -> LocalStagingZone:
 def materialize(asset_source: str, resources: dict, first: str, last: str | None = None):
     """One raw asset over ``first``..``last`` in one run (a single-run backfill)."""
     return dg.materialize(
-        [build_raw_asset(asset_source)], resources=resources,
+        [build_raw_asset(asset_source)],
+        resources=resources,
         tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last or first},
     )
 
@@ -80,8 +81,9 @@ def corrupt_member(path: Path, member: str) -> None:
 
 
 def test_corrupt_sheet_xml_fails_naming_workbook_sheet_day_and_fix(tmp_path, staging):
-    path = write_workbook(tmp_path / "ILAMAD25.xlsx", {"011024": [wu_row(time(0, 4))] * 3,
-                                                       "021024": [wu_row(time(0, 4))]})
+    path = write_workbook(
+        tmp_path / "ILAMAD25.xlsx", {"011024": [wu_row(time(0, 4))] * 3, "021024": [wu_row(time(0, 4))]}
+    )
     corrupt_member(path, "xl/worksheets/sheet1.xml")  # the first sheet written: 011024
 
     with pytest.raises(SourceUnavailableError) as failure:
@@ -101,16 +103,18 @@ def test_corrupt_sheet_xml_fails_naming_workbook_sheet_day_and_fix(tmp_path, sta
 
 
 def test_utf16_response_file_with_a_bom_is_read(tmp_path):
-    document = response_doc({"07015": [synop("2024-10-05 00:00:00"), {**synop("2024-10-05 01:00:00"),
-                                                                       "temps_omm": "brouillard givrant"}]})
+    document = response_doc(
+        {"07015": [synop("2024-10-05 00:00:00"), {**synop("2024-10-05 01:00:00"), "temps_omm": "brouillard givrant"}]}
+    )
     saved = tmp_path / "infoclimat.json"
     saved.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-16")  # BOM + UTF-16LE
     assert saved.read_bytes()[:2] == b"\xff\xfe"
 
     batch = InfoClimatResponseFile(path=str(saved), stations=["07015"]).fetch_day(OCT_5, NOW)
 
-    assert [{k: v for k, v in row.items() if k not in LINEAGE_FIELDS} for row in batch.rows] == \
-        document["hourly"]["07015"]
+    assert [{k: v for k, v in row.items() if k not in LINEAGE_FIELDS} for row in batch.rows] == document["hourly"][
+        "07015"
+    ]
     assert batch.rejects == []
 
 
@@ -135,17 +139,25 @@ def test_airbyte_file_source_fields_are_lineage_not_data(tmp_path):
     folder.mkdir()
     row = dict(zip(WU_COLUMNS, ["00:04:00", *wu_row(None)[1:]]))
     url = "https://files.example.org/wu/ILAMAD25.csv"
-    lineage = {"_ab_source_file_url": f"{url}?signature=not-for-lineage",
-               "_ab_source_file_last_modified": "2024-10-07T21:00:00.000000Z", "_ab_additional_properties": {}}
+    lineage = {
+        "_ab_source_file_url": f"{url}?signature=not-for-lineage",
+        "_ab_source_file_last_modified": "2024-10-07T21:00:00.000000Z",
+        "_ab_additional_properties": {},
+    }
     renamed = {**{k: v for k, v in row.items() if k != "Temperature"}, "Temp": row["Temperature"], **lineage}
-    lines = [airbyte_line({**row, **lineage}), airbyte_line({**row, "Time": "00:09:00", **lineage}),
-             airbyte_line(renamed)]
+    lines = [
+        airbyte_line({**row, **lineage}),
+        airbyte_line({**row, "Time": "00:09:00", **lineage}),
+        airbyte_line(renamed),
+    ]
     (folder / "part-1.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
 
     batch = read_airbyte_day(tmp_path, OCT_1, NOW)
 
     assert [{k: r[k] for k in r if k not in LINEAGE_FIELDS} for r in batch.rows] == [
-        row, {**row, "Time": "00:09:00"}]  # the WU columns, unchanged; no _ab_* field lands
+        row,
+        {**row, "Time": "00:09:00"},
+    ]  # the WU columns, unchanged; no _ab_* field lands
     assert batch.rows[0][SOURCE_POSITION].endswith(f"ab_source_file_url={url}")
     [rejected] = batch.rejects  # a real column mismatch is still rejected, with the record as found
     assert rejected["reason"] == "columns do not match the WU header: missing ['Temperature'], unexpected ['Temp']"
@@ -175,12 +187,18 @@ def test_records_of_an_unknown_station_are_rejected_and_counted(tmp_path, httpse
         ]
         assert batch.notes["unknown_stations"] == ["99999"]
 
-    result = materialize("InfoClimat", {"staging": staging, "infoclimat": InfoClimatResponseFile(
-        path=str(saved), stations=["07015"])}, "2024-10-05", "2024-10-06")
+    result = materialize(
+        "InfoClimat",
+        {"staging": staging, "infoclimat": InfoClimatResponseFile(path=str(saved), stations=["07015"])},
+        "2024-10-05",
+        "2024-10-06",
+    )
     # each day counts its own records: 5 Oct's three unknown-station records, 6 Oct's one
     metadata = raw_metadata(result, "raw__InfoClimat")
     assert {day: (m["dagster/row_count"], m["rows_rejected"]) for day, m in metadata.items()} == {
-        "2024-10-05": (1, 3), "2024-10-06": (0, 1)}
+        "2024-10-05": (1, 3),
+        "2024-10-06": (0, 1),
+    }
     evaluations = accounting(result)
     assert all(e.passed for e in evaluations.values())
     assert {day: counted(e) for day, e in evaluations.items()} == {"2024-10-05": (4, 1, 3), "2024-10-06": (1, 0, 1)}
@@ -236,17 +254,22 @@ def test_a_formula_without_a_cached_value_rejects_its_row(tmp_path):
     [rejected] = batch.rejects
     assert rejected[SOURCE_POSITION] == "sheet=011024 row=3"
     assert rejected["reason"] == (
-        "formula without a cached value in Temperature (=CONCAT(52.1, \" °F\")); "
+        'formula without a cached value in Temperature (=CONCAT(52.1, " °F")); '
         "formula without a cached value in Pressure (=B3)"
     )
 
 
 # --- 7. an InfoClimat record without a usable date, in a multi-day response --------------------
 
+
 def week_end_doc() -> dict:
     """5-7 October for 07015, with four records whose day cannot be read among them."""
-    undated = [{"id_station": "07015", "temperature": "7.0"}, {"id_station": "07015", "dh_utc": "06/10/2024 14:00"},
-               "not a record", {"id_station": "07015", "dh_utc": None}]
+    undated = [
+        {"id_station": "07015", "temperature": "7.0"},
+        {"id_station": "07015", "dh_utc": "06/10/2024 14:00"},
+        "not a record",
+        {"id_station": "07015", "dh_utc": None},
+    ]
     records = [synop(f"2024-10-0{d} {h:02d}:00:00") for d in (5, 6, 7) for h in (0, 12)]
     return response_doc({"07015": records[:3] + undated + records[3:]})
 
@@ -265,11 +288,17 @@ def test_an_undated_record_is_rejected_once_not_once_per_day(tmp_path, staging):
     result = materialize("InfoClimat", {"staging": staging, "infoclimat": source}, "2024-10-05", "2024-10-07")
     metadata = raw_metadata(result, "raw__InfoClimat")
     assert {day: (m["dagster/row_count"], m["rows_rejected"]) for day, m in metadata.items()} == {
-        "2024-10-05": (2, 4), "2024-10-06": (2, 0), "2024-10-07": (2, 0)}  # rejected once, on the first day
+        "2024-10-05": (2, 4),
+        "2024-10-06": (2, 0),
+        "2024-10-07": (2, 0),
+    }  # rejected once, on the first day
     evaluations = accounting(result)
     assert all(e.passed for e in evaluations.values())
     assert {day: counted(e) for day, e in evaluations.items()} == {
-        "2024-10-05": (6, 2, 4), "2024-10-06": (2, 2, 0), "2024-10-07": (2, 2, 0)}
+        "2024-10-05": (6, 2, 4),
+        "2024-10-06": (2, 2, 0),
+        "2024-10-07": (2, 2, 0),
+    }
     assert len(staging.read_jsonl(raw_rejects_key("InfoClimat", "2024-10-05"))) == 4
     assert not any(staging.exists(raw_rejects_key("InfoClimat", d)) for d in ("2024-10-06", "2024-10-07"))
 
@@ -280,8 +309,12 @@ def test_through_the_api_each_answer_rejects_its_undated_records_once():
     def answer(request: Request) -> Response:
         start = date.fromisoformat(request.args["start"])
         end = start + timedelta(days=1)  # the API answers start..end inclusive of end's midnight
-        records = [synop(f"{start} 00:00:00"), synop(f"{start} 12:00:00"), {"id_station": "07015"},
-                   synop(f"{end} 00:00:00")]
+        records = [
+            synop(f"{start} 00:00:00"),
+            synop(f"{start} 12:00:00"),
+            {"id_station": "07015"},
+            synop(f"{end} 00:00:00"),
+        ]
         return Response(json.dumps(response_doc({"07015": records})), content_type="application/json")
 
     server = HTTPServer()
@@ -301,10 +334,14 @@ def test_through_the_api_each_answer_rejects_its_undated_records_once():
 # --- 8. sheets named MMDDYY --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("names, proof", [
-    (["101024", "101124", "101224", "101324"], "101324 is a valid MMDDYY date but not a valid DDMMYY one"),
-    (["100124", "100224", "100324"], "consecutive days"),
-], ids=["impossible-ddmmyy", "consecutive-as-mmddyy"])
+@pytest.mark.parametrize(
+    "names, proof",
+    [
+        (["101024", "101124", "101224", "101324"], "101324 is a valid MMDDYY date but not a valid DDMMYY one"),
+        (["100124", "100224", "100324"], "consecutive days"),
+    ],
+    ids=["impossible-ddmmyy", "consecutive-as-mmddyy"],
+)
 def test_a_workbook_named_mmddyy_is_refused(tmp_path, names, proof):
     path = write_workbook(tmp_path / "ILAMAD25.xlsx", {name: [wu_row(time(0, 4))] for name in names})
     wanted = date(2024, 11, 10) if "101124" in names else date(2024, 1, 10)  # a sheet that DDMMYY would pick

@@ -7,7 +7,7 @@
    (86) / ``IndexOptionsConflict`` (85) on ``location_2dsphere``: the server compares a concurrent
    request with the stored spec. Now both succeed every time and the database ends with one
    validator, the indexes and the six stations. (A same-name index that really differs still
-   raises: ``mongo/test_load.py``.)
+   raises: ``mongo/test_collection_setup.py``.)
 2. **The embedded server.** Four processes behind a barrier call ``start_background`` on one empty
    state folder (what local runs with ``MONGO_URI`` unset do). Before the fix each started its own
    ``secantusd-py`` on the same WiredTiger folder and all but one failed (``WiredTiger.lock``); now
@@ -31,10 +31,10 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from forecast_assets.mongo import local_server
-from forecast_assets.mongo.embedded import EmbeddedMongoResource
-from forecast_assets.mongo.load import MEASUREMENTS, STATIONS, ensure_collections
-from forecast_assets.mongo.local_server import LocalMongoServer
+from forecast_assets.mongo import embedded_server
+from forecast_assets.mongo.collection_setup import MEASUREMENTS, STATIONS, ensure_collections
+from forecast_assets.mongo.embedded_resource import EmbeddedMongoResource
+from forecast_assets.mongo.embedded_server import LocalMongoServer
 from forecast_assets.mongo.resources import MongoUnavailableError
 from forecast_assets.stations import STATIONS as STATION_LIST
 from forecast_assets_tests.mongo.conftest import mongo_server  # noqa: F401  (session fixture)
@@ -89,7 +89,8 @@ def _ensure_many(barrier: Any, results: Any, index: int, uri: str, databases: li
 
 
 def test_two_processes_setting_up_one_new_database_both_succeed(
-    fork_context: Any, mongo_server: LocalMongoServer  # noqa: F811
+    fork_context: Any,
+    mongo_server: LocalMongoServer,  # noqa: F811
 ) -> None:
     databases = [f"race_{uuid.uuid4().hex[:10]}" for _ in range(INDEX_TRIALS)]
     client: MongoClient = MongoClient(mongo_server.uri)
@@ -119,7 +120,7 @@ def test_two_processes_setting_up_one_new_database_both_succeed(
 def _start(barrier: Any, results: Any, index: int, state_dir: str) -> None:
     barrier.wait(TIMEOUT_S)
     try:
-        uri, started = local_server.start_background(state_dir)
+        uri, started = embedded_server.start_background(state_dir)
         results.put((index, uri, started))
     except Exception as exc:  # noqa: BLE001  (reported to the test)
         results.put((index, f"{type(exc).__name__}: {exc}"[:400], None))
@@ -127,7 +128,7 @@ def _start(barrier: Any, results: Any, index: int, state_dir: str) -> None:
 
 def _server_processes(state_dir: Path) -> list[int]:
     """Pids of the ``secantusd-py`` processes serving ``state_dir`` (from /proc)."""
-    data = str(state_dir / local_server.DATA_DIR).encode()
+    data = str(state_dir / embedded_server.DATA_DIR).encode()
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -135,7 +136,7 @@ def _server_processes(state_dir: Path) -> list[int]:
                 cmdline = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if local_server.COMMAND.encode() in cmdline and data in cmdline.split(b"\0"):
+            if embedded_server.COMMAND.encode() in cmdline and data in cmdline.split(b"\0"):
                 pids.append(int(entry.name))
     return pids
 
@@ -152,10 +153,10 @@ def test_processes_starting_the_embedded_server_at_once_share_one(
         assert len(uris) == 1, f"expected one URI, got {sorted(uris)}"
         assert sorted(flag for _, _, flag in started) == [False] * (STARTERS - 1) + [True]
         [pid] = _server_processes(state)
-        assert local_server.running_pid(state) == pid
-        assert local_server.ping(uris.pop())
+        assert embedded_server.running_pid(state) == pid
+        assert embedded_server.ping(uris.pop())
     finally:
-        stopped = local_server.stop_background(state)
+        stopped = embedded_server.stop_background(state)
     assert stopped and _server_processes(state) == []
 
 
@@ -168,12 +169,13 @@ def embedded_state(tmp_path: Path) -> Iterator[Path]:
     try:
         yield state
     finally:
-        local_server.stop_background(state)
+        embedded_server.stop_background(state)
 
 
 def _embedded(state: Path) -> EmbeddedMongoResource:
-    return EmbeddedMongoResource(state_dir=str(state), database="crash", server_selection_timeout_ms=300,
-                                 max_attempts=2, backoff_seconds=0.01)
+    return EmbeddedMongoResource(
+        state_dir=str(state), database="crash", server_selection_timeout_ms=300, max_attempts=2, backoff_seconds=0.01
+    )
 
 
 def test_after_an_embedded_server_crash_the_error_names_it_and_the_next_run_restarts_it(
@@ -181,14 +183,14 @@ def test_after_an_embedded_server_crash_the_error_names_it_and_the_next_run_rest
 ) -> None:
     first = _embedded(embedded_state)
     first.get_database()["c"].insert_one({"_id": 1})
-    pid = local_server.running_pid(embedded_state)
+    pid = embedded_server.running_pid(embedded_state)
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     try:
         os.waitpid(pid, 0)  # started by this process (in its own session): reap it, so it is gone
     except ChildProcessError:
         pass  # already reaped by subprocess's own clean-up
-    assert local_server.running_pid(embedded_state) is None
+    assert embedded_server.running_pid(embedded_state) is None
 
     with pytest.raises(MongoUnavailableError) as excinfo:
         first.with_retries(lambda: first.get_database()["c"].count_documents({}), "counting")
@@ -197,20 +199,21 @@ def test_after_an_embedded_server_crash_the_error_names_it_and_the_next_run_rest
     assert "MONGO_URI is set" not in message and "is MONGO_URI set" not in message
     assert "embedded" in message
     assert str(embedded_state) in message
-    assert str(embedded_state / local_server.LOG_FILE) in message
+    assert str(embedded_state / embedded_server.LOG_FILE) in message
     assert "make mongo-stop" in message and "rerun" in message
 
     second = _embedded(embedded_state)  # the next run
     try:
         assert second.ping() > 0
-        assert local_server.running_pid(embedded_state) not in (None, pid)
+        assert embedded_server.running_pid(embedded_state) not in (None, pid)
         second.get_database()["c"].insert_one({"_id": 2})
     finally:
         second.close()
 
 
 def test_with_an_explicit_uri_the_error_still_points_at_mongo_uri() -> None:
-    resource = EmbeddedMongoResource(uri=f"mongodb://127.0.0.1:{local_server.free_port()}/",
-                                     server_selection_timeout_ms=200, max_attempts=1)
+    resource = EmbeddedMongoResource(
+        uri=f"mongodb://127.0.0.1:{embedded_server.free_port()}/", server_selection_timeout_ms=200, max_attempts=1
+    )
     with pytest.raises(MongoUnavailableError, match="MONGO_URI"):
         resource.ping()

@@ -20,6 +20,7 @@ import dagster as dg
 import openpyxl
 import pytest
 
+from forecast_assets.operations.landing_history import landing_history, restore_landing
 from forecast_assets.partitions import partition_day
 from forecast_assets.raw.assets import build_raw_asset, land_batch
 from forecast_assets.raw.records import RawBatch, reject, with_lineage
@@ -27,7 +28,6 @@ from forecast_assets.raw.wunderground import WU_COLUMNS, WundergroundSource
 from forecast_assets.sample_data import BE_WORKBOOK
 from forecast_assets.sample_data.generate import generate_wu_workbook
 from forecast_assets.staging import LocalStagingZone, S3StagingZone, StagingZoneError
-from forecast_assets.operations.landing_history import landing_history, restore_landing
 from forecast_assets.staging.layout import raw_landed_key, raw_rejects_key
 
 DAY = "2024-10-05"
@@ -77,8 +77,7 @@ def _batch(ingested_at: str, temps: list[str], rejected: list[str]) -> RawBatch:
     return RawBatch(
         source_uri=uri,
         rows=[with_lineage({"Temperature": t}, uri, f"row={i + 2}", ingested_at) for i, t in enumerate(temps)],
-        rejects=[reject("bad", {"Temperature": t}, uri, f"row={i + 90}", ingested_at)
-                 for i, t in enumerate(rejected)],
+        rejects=[reject("bad", {"Temperature": t}, uri, f"row={i + 90}", ingested_at) for i, t in enumerate(rejected)],
     )
 
 
@@ -152,8 +151,9 @@ def test_a_landing_killed_at_any_write_never_loses_the_previous_landing(zone_fac
         # and the rerun after the kill completes the landing and keeps the good one
         land_batch(zone, "BE", DAY, WORSE)
         assert zone.read_jsonl(raw_landed_key("BE", DAY)) == []
-        assert good in [(zone.read_bytes(v.rows_key), zone.read_bytes(v.rejects_key))
-                        for v in landing_history(zone, "BE", DAY)]
+        assert good in [
+            (zone.read_bytes(v.rows_key), zone.read_bytes(v.rejects_key)) for v in landing_history(zone, "BE", DAY)
+        ]
     assert killed_at == [1, 2, 3, 4]  # copy rows, copy rejects, write rows, write rejects
 
 
@@ -171,15 +171,22 @@ def _assert_names_key_path_cause_and_fix(message: str, path: Path, cause: str) -
 
 @pytest.mark.parametrize("where", ["root", "parent of root", "day folder"])
 def test_a_file_where_a_staging_folder_should_be_is_a_clear_error(tmp_path: Path, where: str) -> None:
-    root = {"root": tmp_path / "staging", "parent of root": tmp_path / "file" / "staging",
-            "day folder": tmp_path / "staging"}[where]
+    root = {
+        "root": tmp_path / "staging",
+        "parent of root": tmp_path / "file" / "staging",
+        "day folder": tmp_path / "staging",
+    }[where]
     blocker = {"root": root, "parent of root": root.parent, "day folder": root / "raw" / "BE" / "051024"}[where]
     blocker.parent.mkdir(parents=True, exist_ok=True)
     blocker.write_text("I am a file")
     zone = LocalStagingZone(root=str(root))
 
-    for operation in (lambda: zone.write_bytes(KEY, b"x"), lambda: zone.read_bytes(KEY), lambda: zone.delete(KEY),
-                      lambda: land_batch(zone, "BE", DAY, GOOD)):
+    for operation in (
+        lambda: zone.write_bytes(KEY, b"x"),
+        lambda: zone.read_bytes(KEY),
+        lambda: zone.delete(KEY),
+        lambda: land_batch(zone, "BE", DAY, GOOD),
+    ):
         with pytest.raises(StagingZoneError) as excinfo:
             operation()
         _assert_names_key_path_cause_and_fix(str(excinfo.value), root.resolve(), f"{blocker.resolve()} is a file")
@@ -188,8 +195,10 @@ def test_a_file_where_a_staging_folder_should_be_is_a_clear_error(tmp_path: Path
 
 def test_a_raw_run_into_a_file_instead_of_a_folder_fails_naming_the_key_and_the_fix(tmp_path: Path) -> None:
     (tmp_path / "staging").write_text("not a folder")
-    resources = {"staging": LocalStagingZone(root=str(tmp_path / "staging")),
-                 "wu_be": WundergroundSource(station_id="IICHTE19", location=str(BE_WORKBOOK))}
+    resources = {
+        "staging": LocalStagingZone(root=str(tmp_path / "staging")),
+        "wu_be": WundergroundSource(station_id="IICHTE19", location=str(BE_WORKBOOK)),
+    }
     result = dg.materialize([build_raw_asset("BE")], resources=resources, partition_key=DAY, raise_on_error=False)
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]

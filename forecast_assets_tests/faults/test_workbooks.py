@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from forecast_assets.mongo.assets import weather_measurements
-from forecast_assets.mongo.load import MEASUREMENTS
+from forecast_assets.mongo.collection_setup import MEASUREMENTS
 from forecast_assets.partitions import ddmmyy, partition_day
 from forecast_assets.raw.assets import raw_assets
 from forecast_assets.raw.wunderground import WU_COLUMNS, WundergroundSource
@@ -55,11 +55,19 @@ METRIC = {
     "Precip. Accum.": (lambda inch: inch * IN_TO_MM, "mm", 2),
 }
 #: The weather_data columns of the fields written in either unit system.
-CONVERTED = ["temperature_c", "dew_point_c", "wind_speed_kmh", "wind_gust_kmh", "pressure_hpa",
-             "precip_rate_mm_h", "precip_accum_mm"]
+CONVERTED = [
+    "temperature_c",
+    "dew_point_c",
+    "wind_speed_kmh",
+    "wind_gust_kmh",
+    "pressure_hpa",
+    "precip_rate_mm_h",
+    "precip_accum_mm",
+]
 
 
 # --- building a damaged workbook --------------------------------------------------------------
+
 
 def v(number: str, unit: str) -> str:
     """A WU cell text: the number, a no-break space, the unit."""
@@ -68,8 +76,7 @@ def v(number: str, unit: str) -> str:
 
 def fr_workbook(path: Path, days: list[str], edit: Callable[[openpyxl.Workbook], None]) -> Path:
     """A clean generated ILAMAD25 workbook (one full sheet per day), then ``edit``-ed in place."""
-    generate_wu_workbook(path, FR, [partition_day(d) for d in days], seed=25, short_last_day_rows=None,
-                         mess=False)
+    generate_wu_workbook(path, FR, [partition_day(d) for d in days], seed=25, short_last_day_rows=None, mess=False)
     workbook = openpyxl.load_workbook(path)
     edit(workbook)
     workbook.save(path)
@@ -116,8 +123,8 @@ def local(day: str, clock: str) -> pd.Timestamp:
 
 # --- running the lineage ----------------------------------------------------------------------
 
-def materialize(workbook: Path, staging: LocalStagingZone, mongo_resource, first: str,
-                last: str | None = None):
+
+def materialize(workbook: Path, staging: LocalStagingZone, mongo_resource, first: str, last: str | None = None):
     """raw/* → weather_data → mongodb/weather_measurements over ``first``..``last`` in one run."""
     resources = {
         **resources_for("local"),
@@ -127,9 +134,10 @@ def materialize(workbook: Path, staging: LocalStagingZone, mongo_resource, first
         "wu_fr": WundergroundSource(station_id=FR, location=str(workbook)),
     }
     return dg.materialize(
-        LINEAGE, resources=resources, raise_on_error=False,
-        tags={"dagster/asset_partition_range_start": first,
-              "dagster/asset_partition_range_end": last or first},
+        LINEAGE,
+        resources=resources,
+        raise_on_error=False,
+        tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last or first},
     )
 
 
@@ -139,8 +147,9 @@ def materialized(result, node: str) -> set[str]:
 
 def weather_check(result, name: str) -> dict[str, dg.AssetCheckEvaluation]:
     """A weather_data check's evaluations of the run, by day: exactly one per day, none run-level."""
-    evaluations = [e for e in result.get_asset_check_evaluations()
-                   if e.asset_key == weather_data.key and e.check_name == name]
+    evaluations = [
+        e for e in result.get_asset_check_evaluations() if e.asset_key == weather_data.key and e.check_name == name
+    ]
     by_day = {e.partition: e for e in evaluations}
     assert len(by_day) == len(evaluations) and None not in by_day, [e.partition for e in evaluations]
     return by_day
@@ -197,12 +206,14 @@ def assert_accounted(result, staging: LocalStagingZone, days: list[str], workboo
     assert len(by_day) == len(materializations) and set(by_day) == set(days)
     for day in days:
         metadata = by_day[day]
-        raw_rejected = (len(staging.read_jsonl(raw_rejects_key("FR", day)))
-                        if staging.exists(raw_rejects_key("FR", day)) else 0)
+        raw_rejected = (
+            len(staging.read_jsonl(raw_rejects_key("FR", day))) if staging.exists(raw_rejects_key("FR", day)) else 0
+        )
         assert metadata["dagster/row_count"].value == fr_rows[day]["raw_rows"], day
         assert metadata["rows_rejected"].value == raw_rejected, day
-        assert metadata["dagster/row_count"].value + raw_rejected == sheet_rows(
-            workbook, ddmmyy(partition_day(day))), day
+        assert metadata["dagster/row_count"].value + raw_rejected == sheet_rows(workbook, ddmmyy(partition_day(day))), (
+            day
+        )
         assert metadata["path"].value == staging.uri(raw_landed_key("FR", day)), day
     return fr_rows
 
@@ -220,22 +231,46 @@ METRIC_DAY, MIXED_DAY = "2024-10-01", "2024-10-02"
 def _units_that_change(workbook: openpyxl.Workbook) -> None:
     metric = workbook[ddmmyy(partition_day(METRIC_DAY))]
     to_metric(metric)  # the whole day in °C, km/h, hPa, mm ...
-    set_cells(metric, 2, Temperature=v("15.0", "°C"), Dew_Point=v("10.0", "°C"), Speed=v("10.0", "km/h"),
-              Gust=v("20.0", "km/h"), Pressure=v("1013.2", "hPa"), Precip_Rate=v("1.50", "mm"),
-              Precip_Accum=v("3.00", "mm"))
+    set_cells(
+        metric,
+        2,
+        Temperature=v("15.0", "°C"),
+        Dew_Point=v("10.0", "°C"),
+        Speed=v("10.0", "km/h"),
+        Gust=v("20.0", "km/h"),
+        Pressure=v("1013.2", "hPa"),
+        Precip_Rate=v("1.50", "mm"),
+        Precip_Accum=v("3.00", "mm"),
+    )
     set_cells(metric, 3, Temperature=v("59.0", "°F"), Speed=v("6.2", "mph"))  # ... but one row imperial
 
     mixed = workbook[ddmmyy(partition_day(MIXED_DAY))]  # imperial, as generated, except:
-    set_cells(mixed, 2, Temperature=v("59.0", "°F"), Dew_Point=v("50.0", "°F"), Speed=v("6.2", "mph"),
-              Gust=v("12.4", "mph"), Pressure=v("29.92", "in"), Precip_Rate=v("0.10", "in"),
-              Precip_Accum=v("0.20", "in"))
-    set_cells(mixed, 3, Temperature=v("15.0", "°C"), Dew_Point=v("10.0", "°C"), Speed=v("10.0", "km/h"),
-              Gust=v("20.0", "km/h"), Pressure=v("1013.2", "hPa"), Precip_Rate=v("2.50", "mm"),
-              Precip_Accum=v("5.00", "mm"))
-    set_cells(mixed, 4, Temperature=v("12", "kg"))        # not a temperature unit → row rejected
-    set_cells(mixed, 5, Speed=v("5.0", "°F"))             # a temperature unit in the Speed column
+    set_cells(
+        mixed,
+        2,
+        Temperature=v("59.0", "°F"),
+        Dew_Point=v("50.0", "°F"),
+        Speed=v("6.2", "mph"),
+        Gust=v("12.4", "mph"),
+        Pressure=v("29.92", "in"),
+        Precip_Rate=v("0.10", "in"),
+        Precip_Accum=v("0.20", "in"),
+    )
+    set_cells(
+        mixed,
+        3,
+        Temperature=v("15.0", "°C"),
+        Dew_Point=v("10.0", "°C"),
+        Speed=v("10.0", "km/h"),
+        Gust=v("20.0", "km/h"),
+        Pressure=v("1013.2", "hPa"),
+        Precip_Rate=v("2.50", "mm"),
+        Precip_Accum=v("5.00", "mm"),
+    )
+    set_cells(mixed, 4, Temperature=v("12", "kg"))  # not a temperature unit → row rejected
+    set_cells(mixed, 5, Speed=v("5.0", "°F"))  # a temperature unit in the Speed column
     set_cells(mixed, 6, Speed=v("2.5", "m/s"), Gust=v("5.0", "m/s"), Pressure=v("1013.2", "mbar"))
-    set_cells(mixed, 7, Time="25:61")                     # not a time of day → rejected by raw/FR
+    set_cells(mixed, 7, Time="25:61")  # not a time of day → rejected by raw/FR
     mixed.cell(row=100, column=1).value = mixed.cell(row=99, column=1).value  # a duplicated instant
 
 
@@ -243,8 +278,9 @@ def _units_that_change(workbook: openpyxl.Workbook) -> None:
 def test_values_are_converted_by_their_own_unit_suffix(tmp_path, staging, mongo):  # noqa: F811
     workbook = fr_workbook(tmp_path / "ILAMAD25.xlsx", [METRIC_DAY, MIXED_DAY], _units_that_change)
     written_metric = openpyxl.load_workbook(workbook)[ddmmyy(partition_day(METRIC_DAY))]
-    expected_temperatures = [number_of(r[COL["Temperature"]]) for r in
-                             written_metric.iter_rows(min_row=2, values_only=True)]
+    expected_temperatures = [
+        number_of(r[COL["Temperature"]]) for r in written_metric.iter_rows(min_row=2, values_only=True)
+    ]
 
     result = materialize(workbook, staging, mongo, METRIC_DAY, MIXED_DAY)
 
@@ -255,8 +291,13 @@ def test_values_are_converted_by_their_own_unit_suffix(tmp_path, staging, mongo)
     metric = fr_frame(staging, METRIC_DAY)
     assert len(metric) == 288
     assert metric.loc[local(METRIC_DAY, "00:04"), CONVERTED].to_dict() == {
-        "temperature_c": 15.0, "dew_point_c": 10.0, "wind_speed_kmh": 10.0, "wind_gust_kmh": 20.0,
-        "pressure_hpa": 1013.2, "precip_rate_mm_h": 1.5, "precip_accum_mm": 3.0,
+        "temperature_c": 15.0,
+        "dew_point_c": 10.0,
+        "wind_speed_kmh": 10.0,
+        "wind_gust_kmh": 20.0,
+        "pressure_hpa": 1013.2,
+        "precip_rate_mm_h": 1.5,
+        "precip_accum_mm": 3.0,
     }
     imperial_row = metric.loc[local(METRIC_DAY, "00:09")]
     assert imperial_row["temperature_c"] == pytest.approx(15.0)
@@ -267,32 +308,45 @@ def test_values_are_converted_by_their_own_unit_suffix(tmp_path, staging, mongo)
     mixed = fr_frame(staging, MIXED_DAY)
     imperial, metric_row, other = (mixed.loc[local(MIXED_DAY, t)] for t in ("00:04", "00:09", "00:24"))
     assert imperial["temperature_c"] == pytest.approx(15.0) and imperial["dew_point_c"] == pytest.approx(10.0)
-    assert imperial["wind_speed_kmh"] == pytest.approx(9.9779328)       # 6.2 mph
-    assert imperial["wind_gust_kmh"] == pytest.approx(19.9558656)       # 12.4 mph
-    assert imperial["pressure_hpa"] == pytest.approx(1013.207888)       # 29.92 inHg
-    assert imperial["precip_rate_mm_h"] == pytest.approx(2.54)          # 0.10 in/h
-    assert imperial["precip_accum_mm"] == pytest.approx(5.08)           # 0.20 in
+    assert imperial["wind_speed_kmh"] == pytest.approx(9.9779328)  # 6.2 mph
+    assert imperial["wind_gust_kmh"] == pytest.approx(19.9558656)  # 12.4 mph
+    assert imperial["pressure_hpa"] == pytest.approx(1013.207888)  # 29.92 inHg
+    assert imperial["precip_rate_mm_h"] == pytest.approx(2.54)  # 0.10 in/h
+    assert imperial["precip_accum_mm"] == pytest.approx(5.08)  # 0.20 in
     assert metric_row[CONVERTED].to_dict() == {
-        "temperature_c": 15.0, "dew_point_c": 10.0, "wind_speed_kmh": 10.0, "wind_gust_kmh": 20.0,
-        "pressure_hpa": 1013.2, "precip_rate_mm_h": 2.5, "precip_accum_mm": 5.0,
+        "temperature_c": 15.0,
+        "dew_point_c": 10.0,
+        "wind_speed_kmh": 10.0,
+        "wind_gust_kmh": 20.0,
+        "pressure_hpa": 1013.2,
+        "precip_rate_mm_h": 2.5,
+        "precip_accum_mm": 5.0,
     }
     assert (other["wind_speed_kmh"], other["wind_gust_kmh"], other["pressure_hpa"]) == pytest.approx(
-        (9.0, 18.0, 1013.2))
+        (9.0, 18.0, 1013.2)
+    )
     assert local(MIXED_DAY, "00:14") not in mixed.index and local(MIXED_DAY, "00:19") not in mixed.index
 
     # the rejected rows name the field and the unit
-    rejects = {r["_source_position"]: r["reason"] for r in staging.read_jsonl(transform_rejects_key(MIXED_DAY))
-               if r["station_id"] == FR}
+    rejects = {
+        r["_source_position"]: r["reason"]
+        for r in staging.read_jsonl(transform_rejects_key(MIXED_DAY))
+        if r["station_id"] == FR
+    }
     sheet = ddmmyy(partition_day(MIXED_DAY))
     assert set(rejects) == {f"sheet={sheet} row=4", f"sheet={sheet} row=5"}
     assert rejects[f"sheet={sheet} row=4"].startswith(
-        "Temperature: '12 kg' has unit 'kg', which is not a unit of temperature_c")
+        "Temperature: '12 kg' has unit 'kg', which is not a unit of temperature_c"
+    )
     assert rejects[f"sheet={sheet} row=5"].startswith(
-        "Speed: '5.0 °F' has unit '°F', which is not a unit of wind_speed_kmh")
+        "Speed: '5.0 °F' has unit '°F', which is not a unit of wind_speed_kmh"
+    )
     assert not staging.exists(transform_rejects_key(METRIC_DAY))
     [unreadable] = staging.read_jsonl(raw_rejects_key("FR", MIXED_DAY))  # rejected before the transform
     assert (unreadable["reason"], unreadable["_source_position"]) == (
-        "Time '25:61' is not a time of day", f"sheet={sheet} row=7")
+        "Time '25:61' is not a time of day",
+        f"sheet={sheet} row=7",
+    )
 
     # MongoDB holds the same converted values
     collection = mongo.get_database()[MEASUREMENTS]
@@ -300,12 +354,13 @@ def test_values_are_converted_by_their_own_unit_suffix(tmp_path, staging, mongo)
     def doc(day: str, clock: str) -> dict | None:
         return collection.find_one({"station_id": FR, "timestamp": local(day, clock).to_pydatetime()})
 
-    assert {k: doc(METRIC_DAY, "00:04")[k] for k in ("temperature_c", "wind_speed_kmh", "pressure_hpa",
-                                                      "precip_accum_mm")} == {
-        "temperature_c": 15.0, "wind_speed_kmh": 10.0, "pressure_hpa": 1013.2, "precip_accum_mm": 3.0}
+    assert {
+        k: doc(METRIC_DAY, "00:04")[k] for k in ("temperature_c", "wind_speed_kmh", "pressure_hpa", "precip_accum_mm")
+    } == {"temperature_c": 15.0, "wind_speed_kmh": 10.0, "pressure_hpa": 1013.2, "precip_accum_mm": 3.0}
     stored = doc(MIXED_DAY, "00:04")
     assert (stored["temperature_c"], stored["wind_speed_kmh"], stored["pressure_hpa"]) == pytest.approx(
-        (15.0, 9.9779328, 1013.207888))
+        (15.0, 9.9779328, 1013.207888)
+    )
     assert doc(MIXED_DAY, "00:14") is None and doc(MIXED_DAY, "00:19") is None
     assert doc(MIXED_DAY, "00:09")["temperature_c"] == 15.0
 
@@ -313,7 +368,11 @@ def test_values_are_converted_by_their_own_unit_suffix(tmp_path, staging, mongo)
     fr = assert_accounted(result, staging, [METRIC_DAY, MIXED_DAY], workbook)
     assert (fr[METRIC_DAY]["raw_rows"], fr[METRIC_DAY]["output_rows"]) == (288, 288)
     assert {k: fr[MIXED_DAY][k] for k in ("raw_rows", "output_rows", "rejected", "duplicates_dropped")} == {
-        "raw_rows": 287, "output_rows": 284, "rejected": 2, "duplicates_dropped": 1}
+        "raw_rows": 287,
+        "output_rows": 284,
+        "rejected": 2,
+        "duplicates_dropped": 1,
+    }
     for day in (METRIC_DAY, MIXED_DAY):
         start = local(day, "00:00")
         window = {"$gte": start.to_pydatetime(), "$lt": (start + pd.Timedelta(days=1)).to_pydatetime()}
@@ -333,8 +392,7 @@ def _impossible_values(workbook: openpyxl.Workbook) -> None:
 
 
 @pytest.mark.integration
-def test_out_of_range_values_reject_their_rows_with_reasons_and_the_rest_loads(
-        tmp_path, staging, mongo):  # noqa: F811
+def test_out_of_range_values_reject_their_rows_with_reasons_and_the_rest_loads(tmp_path, staging, mongo):  # noqa: F811
     workbook = fr_workbook(tmp_path / "ILAMAD25.xlsx", [HOT_DAY], _impossible_values)
 
     result = materialize(workbook, staging, mongo, HOT_DAY)
@@ -372,8 +430,9 @@ def assert_fr_day_failed(result, staging: LocalStagingZone, mongo, day: str, mes
     assert mongo.get_database()[MEASUREMENTS].count_documents({}) == 0
     [be] = result.asset_materializations_for_node("raw__BE")
     assert be.partition == day
-    assert (be.metadata["dagster/row_count"].value + be.metadata["rows_rejected"].value
-            == sheet_rows(BE_WORKBOOK, ddmmyy(partition_day(day))))
+    assert be.metadata["dagster/row_count"].value + be.metadata["rows_rejected"].value == sheet_rows(
+        BE_WORKBOOK, ddmmyy(partition_day(day))
+    )
 
 
 # --- 3. a sheet named with another date format --------------------------------------------------
@@ -383,8 +442,12 @@ SHEET_DAY = "2024-10-05"
 
 @pytest.mark.integration
 @pytest.mark.parametrize("sheet_name", ["2024-10-05", "05.10.24", "05-10-2024", "100524"])
-def test_sheet_named_in_another_date_format_fails_naming_file_and_day(tmp_path, staging, mongo,  # noqa: F811
-                                                                      sheet_name):
+def test_sheet_named_in_another_date_format_fails_naming_file_and_day(
+    tmp_path,
+    staging,
+    mongo,  # noqa: F811
+    sheet_name,
+):
     def rename(workbook: openpyxl.Workbook) -> None:
         workbook[ddmmyy(partition_day(SHEET_DAY))].title = sheet_name
 
@@ -392,10 +455,16 @@ def test_sheet_named_in_another_date_format_fails_naming_file_and_day(tmp_path, 
 
     result = materialize(workbook, staging, mongo, SHEET_DAY)
 
-    assert_fr_day_failed(result, staging, mongo, SHEET_DAY, (
-        f"raw__FR: raw/FR partition {SHEET_DAY}: workbook {workbook} has no sheet '051024' for {SHEET_DAY} "
-        f"(sheets are named DDMMYY; found ['{sheet_name}'])"
-    ))
+    assert_fr_day_failed(
+        result,
+        staging,
+        mongo,
+        SHEET_DAY,
+        (
+            f"raw__FR: raw/FR partition {SHEET_DAY}: workbook {workbook} has no sheet '051024' for {SHEET_DAY} "
+            f"(sheets are named DDMMYY; found ['{sheet_name}'])"
+        ),
+    )
 
 
 def test_a_sheet_name_with_a_slash_cannot_even_be_written():
@@ -417,17 +486,37 @@ def _drop_dew_point(workbook: openpyxl.Workbook) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("edit, header, difference", [
-    (_rename_temperature, [*WU_COLUMNS[:1], "Temp.", *WU_COLUMNS[2:]], "missing ['Temperature'], unexpected ['Temp.']"),
-    (_drop_dew_point, [c for c in WU_COLUMNS if c != "Dew Point"], "missing ['Dew Point'], unexpected []"),
-], ids=["renamed", "missing"])
-def test_renamed_or_missing_column_fails_naming_file_sheet_and_header(tmp_path, staging, mongo,  # noqa: F811
-                                                                     edit, header, difference):
+@pytest.mark.parametrize(
+    "edit, header, difference",
+    [
+        (
+            _rename_temperature,
+            [*WU_COLUMNS[:1], "Temp.", *WU_COLUMNS[2:]],
+            "missing ['Temperature'], unexpected ['Temp.']",
+        ),
+        (_drop_dew_point, [c for c in WU_COLUMNS if c != "Dew Point"], "missing ['Dew Point'], unexpected []"),
+    ],
+    ids=["renamed", "missing"],
+)
+def test_renamed_or_missing_column_fails_naming_file_sheet_and_header(
+    tmp_path,
+    staging,
+    mongo,  # noqa: F811
+    edit,
+    header,
+    difference,
+):
     workbook = fr_workbook(tmp_path / "ILAMAD25.xlsx", [HEADER_DAY], edit)
 
     result = materialize(workbook, staging, mongo, HEADER_DAY)
 
-    assert_fr_day_failed(result, staging, mongo, HEADER_DAY, (
-        f"raw__FR: raw/FR partition {HEADER_DAY}: workbook {workbook} sheet 041024: header {header} "
-        f"is not the WU header {list(WU_COLUMNS)} ({difference})"
-    ))
+    assert_fr_day_failed(
+        result,
+        staging,
+        mongo,
+        HEADER_DAY,
+        (
+            f"raw__FR: raw/FR partition {HEADER_DAY}: workbook {workbook} sheet 041024: header {header} "
+            f"is not the WU header {list(WU_COLUMNS)} ({difference})"
+        ),
+    )

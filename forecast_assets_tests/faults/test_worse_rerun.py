@@ -17,14 +17,14 @@ import pytest
 from forecast_assets.feeds import station_window
 from forecast_assets.mongo.assets import weather_measurements
 from forecast_assets.mongo.checks import NO_SHRINK, RECONCILIATION
-from forecast_assets.mongo.load import MEASUREMENTS
+from forecast_assets.mongo.collection_setup import MEASUREMENTS
 from forecast_assets.partitions import ddmmyy, partition_day
 from forecast_assets.raw.wunderground import WundergroundSource
 from forecast_assets.resources import resources_for
 from forecast_assets.sample_data import BE_WORKBOOK
 from forecast_assets.staging import LocalStagingZone
 from forecast_assets.stations import STATIONS
-from forecast_assets.weather.checks import STATION_DAY_REJECTS
+from forecast_assets.weather.check_specs import STATION_DAY_REJECTS
 from forecast_assets_tests.faults.test_workbooks import BE, COL, FR, LINEAGE, fr_workbook
 from forecast_assets_tests.mongo.conftest import mongo, mongo_server  # noqa: F401  (fixtures)
 
@@ -42,21 +42,32 @@ def run(workbook: Path, staging: LocalStagingZone, mongo_resource, **load_config
         "wu_be": WundergroundSource(station_id=BE, location=str(BE_WORKBOOK)),
         "wu_fr": WundergroundSource(station_id=FR, location=str(workbook)),
     }
-    return dg.materialize(LINEAGE, resources=resources, partition_key=DAY, raise_on_error=False,
-                          run_config={"ops": {LOAD_OP: {"config": load_config}}} if load_config else None)
+    return dg.materialize(
+        LINEAGE,
+        resources=resources,
+        partition_key=DAY,
+        raise_on_error=False,
+        run_config={"ops": {LOAD_OP: {"config": load_config}}} if load_config else None,
+    )
 
 
 def check(result, asset_key: dg.AssetKey, name: str):
-    [evaluation] = [e for e in result.get_asset_check_evaluations()
-                    if e.asset_key == asset_key and e.check_name == name]
+    [evaluation] = [
+        e for e in result.get_asset_check_evaluations() if e.asset_key == asset_key and e.check_name == name
+    ]
     return evaluation
 
 
 def documents(mongo_resource, station_id: str) -> list[dict]:
     start, end = station_window(STATIONS[station_id], DAY)
-    return list(mongo_resource.get_database()[MEASUREMENTS].find(
-        {"station_id": station_id, "timestamp": {"$gte": start.to_pydatetime(), "$lt": end.to_pydatetime()}},
-        projection={"_id": 0}).sort("timestamp", 1))
+    return list(
+        mongo_resource.get_database()[MEASUREMENTS]
+        .find(
+            {"station_id": station_id, "timestamp": {"$gte": start.to_pydatetime(), "$lt": end.to_pydatetime()}},
+            projection={"_id": 0},
+        )
+        .sort("timestamp", 1)
+    )
 
 
 def _decimal_commas(workbook) -> None:
@@ -100,8 +111,7 @@ def test_a_rejected_delivery_keeps_the_stored_documents_and_fails_loudly(tmp_pat
     assert "ILAMAD25 2024-10-05: would delete 288 of its 288 stored document(s)" in shrink.description
     assert "allow_deletions ILAMAD25@2024-10-05" in shrink.description
     [refused] = shrink.metadata["refused_station_days"].value
-    assert (refused["station_id"], refused["partition"], refused["stored"], refused["delivered"]) == (
-        FR, DAY, 288, 0)
+    assert (refused["station_id"], refused["partition"], refused["stored"], refused["delivered"]) == (FR, DAY, 288, 0)
     # the good documents are all there, unchanged; the other stations were loaded as before
     assert documents(mongo, FR) == fr_documents
     assert {sid: len(documents(mongo, sid)) for sid in STATIONS} == counts
@@ -134,17 +144,20 @@ def test_an_intended_deletion_applies_with_the_override(tmp_path, mongo, loaded)
     assert check(result, weather_measurements.key, NO_SHRINK).passed
     assert documents(mongo, FR) == []
     assert {sid: len(documents(mongo, sid)) for sid in STATIONS if sid != FR} == {
-        sid: n for sid, n in counts.items() if sid != FR}
+        sid: n for sid, n in counts.items() if sid != FR
+    }
     assert check(result, weather_measurements.key, RECONCILIATION).passed
 
 
 @pytest.mark.integration
 def test_a_malformed_override_is_a_clear_error(tmp_path, mongo, loaded):  # noqa: F811
     staging, fr_documents, _ = loaded
-    result = run(fr_workbook(tmp_path / "same.xlsx", [DAY], lambda wb: None), staging, mongo,
-                 allow_deletions=["ILAMAD25"])
+    result = run(
+        fr_workbook(tmp_path / "same.xlsx", [DAY], lambda wb: None), staging, mongo, allow_deletions=["ILAMAD25"]
+    )
     assert not result.success
     [failure] = [e for e in result.get_step_failure_events() if e.step_key == LOAD_OP]
     assert "allow_deletions entry 'ILAMAD25' is not STATION@YYYY-MM-DD" in (
-        failure.step_failure_data.user_failure_data.description)
+        failure.step_failure_data.user_failure_data.description
+    )
     assert documents(mongo, FR) == fr_documents

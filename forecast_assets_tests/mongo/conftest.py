@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast_assets.mongo.local_server import LocalMongoServer
+from forecast_assets.mongo.embedded_server import LocalMongoServer
 from forecast_assets.mongo.resources import MongoResource
 from forecast_assets.stations import STATIONS
 from forecast_assets.weather.schema import COLUMNS, MEASURE_COLUMNS, TIMESTAMP_DTYPE, WeatherData
@@ -42,8 +42,9 @@ def mongo(mongo_server: LocalMongoServer) -> Iterator[MongoResource]:
         resource.close()
 
 
-def weather_frame(rows_per_station: int = 10, start: str = "2024-10-01", freq: str = "10min",
-                  stations: list[str] | None = None) -> pd.DataFrame:
+def weather_frame(
+    rows_per_station: int = 10, start: str = "2024-10-01", freq: str = "10min", stations: list[str] | None = None
+) -> pd.DataFrame:
     """A valid WeatherData frame: every station, regular timestamps, some measures absent.
 
     Weather Underground stations measure UV and solar radiation, InfoClimat ones cloud cover and
@@ -55,15 +56,17 @@ def weather_frame(rows_per_station: int = 10, start: str = "2024-10-01", freq: s
         n = rows_per_station
         stamps = pd.date_range(start, periods=n, freq=freq, tz="UTC", unit="us")
         wu = s.provider == "weather_underground"
-        part = pd.DataFrame({
-            "station_id": pd.Series([sid] * n, dtype="str"),
-            "station_name": pd.Series([s.name] * n, dtype="str"),
-            "source": pd.Series([s.provider] * n, dtype="str"),
-            "latitude": float(s.latitude),
-            "longitude": float(s.longitude),
-            "elevation_m": float(s.elevation_m),
-            "timestamp": pd.Series(stamps),
-        })
+        part = pd.DataFrame(
+            {
+                "station_id": pd.Series([sid] * n, dtype="str"),
+                "station_name": pd.Series([s.name] * n, dtype="str"),
+                "source": pd.Series([s.provider] * n, dtype="str"),
+                "latitude": float(s.latitude),
+                "longitude": float(s.longitude),
+                "elevation_m": float(s.elevation_m),
+                "timestamp": pd.Series(stamps),
+            }
+        )
         for column in MEASURE_COLUMNS:
             part[column] = np.nan
         steps = np.arange(n)
@@ -93,4 +96,3 @@ def make_frame() -> FrameFactory:
 def frame() -> pd.DataFrame:
     """60 rows: 10 per station."""
     return weather_frame()
-

@@ -14,8 +14,8 @@ import pytest
 from forecast_assets.definitions import build_defs
 from forecast_assets.feeds import raw_asset_key
 from forecast_assets.mongo.assets import WEATHER_MEASUREMENTS
-from forecast_assets.mongo.load import MEASUREMENTS
-from forecast_assets.mongo.local_server import LocalMongoServer
+from forecast_assets.mongo.collection_setup import MEASUREMENTS
+from forecast_assets.mongo.embedded_server import LocalMongoServer
 from forecast_assets.mongo.resources import MongoResource
 from forecast_assets.staging import LocalStagingZone
 from forecast_assets.staging.layout import dataset_key
@@ -26,8 +26,13 @@ from forecast_assets_tests.mongo.conftest import mongo_server  # noqa: F401  (se
 WEEK = ("2024-10-01", "2024-10-07")
 DAYS = [f"2024-10-0{d}" for d in range(1, 8)]
 SAMPLE_WEEK_ROWS = 4948
-MONGO_CHECKS = {"weather_data_passed", "mongo_no_silent_shrink", "mongo_reconciliation", "mongo_round_trip",
-                "mongo_read_latency"}
+MONGO_CHECKS = {
+    "weather_data_passed",
+    "mongo_no_silent_shrink",
+    "mongo_reconciliation",
+    "mongo_round_trip",
+    "mongo_read_latency",
+}
 RAW_KEYS = {raw_asset_key(s) for s in ("BE", "FR", "InfoClimat")}
 
 
@@ -79,10 +84,12 @@ def week_staging(tmp_path_factory):
 
 
 def duplicate_keys(collection) -> int:
-    groups = collection.aggregate([
-        {"$group": {"_id": {"s": "$station_id", "t": "$timestamp"}, "n": {"$sum": 1}}},
-        {"$match": {"n": {"$gt": 1}}},
-    ])
+    groups = collection.aggregate(
+        [
+            {"$group": {"_id": {"s": "$station_id", "t": "$timestamp"}, "n": {"$sum": 1}}},
+            {"$match": {"n": {"$gt": 1}}},
+        ]
+    )
     return len(list(groups))
 
 
@@ -97,7 +104,12 @@ def test_week_loads_once_and_reruns_change_nothing(week_staging, mongo):
     for day in DAYS:  # each day's materialization carries that day's load, not the week's
         m = metadata[day]
         assert (m["dagster/row_count"], m["inserted"], m["updated"], m["unchanged"], m["deleted"]) == (
-            rows[day], rows[day], 0, 0, 0), day
+            rows[day],
+            rows[day],
+            0,
+            0,
+            0,
+        ), day
         assert m["write_errors"] == 0 and m["docs_per_s"] > 0 and m["station_days_refused"] == [], day
         assert m["database"] == f"{mongo.redacted_uri()} / {mongo.database}"
     outcomes = checks(first)
@@ -108,7 +120,8 @@ def test_week_loads_once_and_reruns_change_nothing(week_staging, mongo):
     second = run(week_staging, mongo, {WEATHER_MEASUREMENTS})
     metadata = load_metadata(second)
     assert {day: (m["inserted"], m["updated"], m["unchanged"], m["deleted"]) for day, m in metadata.items()} == {
-        day: (0, 0, rows[day], 0) for day in DAYS}
+        day: (0, 0, rows[day], 0) for day in DAYS
+    }
 
     collection = mongo.get_database()[MEASUREMENTS]
     assert collection.count_documents({}) == SAMPLE_WEEK_ROWS and duplicate_keys(collection) == 0
@@ -126,8 +139,8 @@ def test_a_changed_day_replaces_exactly_its_window(week_staging, mongo, tmp_path
     assert run(staging, mongo, {WEATHER_MEASUREMENTS}).success
 
     frame = from_jsonl(staging.read_bytes(dataset_key("2024-10-06")))
-    frame.loc[0, "temperature_c"] = 21.5                    # one value corrected upstream
-    frame = frame.drop(index=frame.index[-1])                 # one row no longer delivered
+    frame.loc[0, "temperature_c"] = 21.5  # one value corrected upstream
+    frame = frame.drop(index=frame.index[-1])  # one row no longer delivered
     staging.write_bytes(dataset_key("2024-10-06"), to_jsonl(frame))
     station = frame["station_id"].iloc[-1]
 
@@ -142,8 +155,14 @@ def test_a_changed_day_replaces_exactly_its_window(week_staging, mongo, tmp_path
     assert mongo.get_database()[MEASUREMENTS].count_documents({}) == SAMPLE_WEEK_ROWS
 
     # the override applies the intended deletion
-    result = run(staging, mongo, {WEATHER_MEASUREMENTS}, first="2024-10-06", last="2024-10-06",
-                 load_config={"allow_deletions": [f"{station}@2024-10-06"]})
+    result = run(
+        staging,
+        mongo,
+        {WEATHER_MEASUREMENTS},
+        first="2024-10-06",
+        last="2024-10-06",
+        load_config={"allow_deletions": [f"{station}@2024-10-06"]},
+    )
     metadata = load_metadata(result)["2024-10-06"]
     assert (metadata["inserted"], metadata["updated"], metadata["deleted"]) == (0, 0, 1)
     assert checks(result)[("mongo_reconciliation", "2024-10-06")] is True
@@ -153,8 +172,9 @@ def test_a_changed_day_replaces_exactly_its_window(week_staging, mongo, tmp_path
 @pytest.mark.integration
 def test_server_killed_mid_load_then_rerun_gives_exactly_the_expected_documents(week_staging, tmp_path):
     server = LocalMongoServer(tmp_path / "data").start()
-    mongo = MongoResource(uri=server.uri, database="crash", server_selection_timeout_ms=1000,
-                          max_attempts=2, backoff_seconds=0.1)
+    mongo = MongoResource(
+        uri=server.uri, database="crash", server_selection_timeout_ms=1000, max_attempts=2, backoff_seconds=0.1
+    )
     try:
         collection = mongo.get_database()[MEASUREMENTS]
         outcome = {}
@@ -217,13 +237,18 @@ def test_load_is_blocked_when_weather_data_fails_a_blocking_check(week_staging, 
     for key in week_staging.list_keys("raw/"):
         staging.write_bytes(key, week_staging.read_bytes(key))
     with monkeypatch.context() as patch:
-        patch.setattr("forecast_assets.weather.assets.deduplicate",
-                      lambda frame: (frame.sort_values(["station_id", "timestamp"]), frame.iloc[:0]))
+        patch.setattr(
+            "forecast_assets.weather.assets.deduplicate",
+            lambda frame: (frame.sort_values(["station_id", "timestamp"]), frame.iloc[:0]),
+        )
         result = run(staging, mongo, {WEATHER_DATA, WEATHER_MEASUREMENTS}, first="2024-10-01", last="2024-10-03")
 
     assert result.success
-    failed = {(e.check_name, e.partition) for e in result.get_asset_check_evaluations()
-              if e.asset_key == WEATHER_DATA and not e.passed and e.severity == dg.AssetCheckSeverity.ERROR}
+    failed = {
+        (e.check_name, e.partition)
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key == WEATHER_DATA and not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+    }
     assert failed == {("schema_conformance", "2024-10-02"), ("unique_station_timestamp", "2024-10-02")}
     rows = {day: len(from_jsonl(staging.read_bytes(dataset_key(day)))) for day in ("2024-10-01", "2024-10-03")}
     metadata = load_metadata(result)
@@ -234,7 +259,10 @@ def test_load_is_blocked_when_weather_data_fails_a_blocking_check(week_staging, 
     assert loaded == staged_keys(staging, ["2024-10-01", "2024-10-03"])
     outcomes = checks(result)
     assert {day: outcomes[("weather_data_passed", day)] for day in DAYS[:3]} == {
-        "2024-10-01": True, "2024-10-02": False, "2024-10-03": True}
+        "2024-10-01": True,
+        "2024-10-02": False,
+        "2024-10-03": True,
+    }
     assert {day for _, day in outcomes} == set(DAYS[:3])
     assert {day for name, day in outcomes if name != "weather_data_passed"} == {"2024-10-01", "2024-10-03"}
 
@@ -245,11 +273,12 @@ def test_load_is_blocked_when_weather_data_fails_a_blocking_check(week_staging, 
     assert later.success
     assert set(load_metadata(later)) == {"2024-10-03"}
     gate = {day: e for (name, day), e in evaluations(later).items() if name == "weather_data_passed"}
-    assert {day: e.passed for day, e in gate.items()} == {
-        "2024-10-02": False, "2024-10-03": True, "2024-10-04": False}
+    assert {day: e.passed for day, e in gate.items()} == {"2024-10-02": False, "2024-10-03": True, "2024-10-04": False}
     assert gate["2024-10-02"].description.startswith("2024-10-02: not loaded"), gate["2024-10-02"].description
     assert sorted(c.removeprefix("weather_data ") for c in gate["2024-10-02"].metadata["failed_checks"].value) == [
-        "schema_conformance", "unique_station_timestamp"]
+        "schema_conformance",
+        "unique_station_timestamp",
+    ]
     assert all(name in gate["2024-10-02"].description for name in ("schema_conformance", "unique_station_timestamp"))
     assert gate["2024-10-04"].description.startswith("2024-10-04: not loaded")
     assert "no quality report: materialize weather_data for this day" in gate["2024-10-04"].description
@@ -323,8 +352,13 @@ class CuttingProxy:
 
 
 def _load_through(proxy: CuttingProxy, database: str, staging) -> dg.ExecuteInProcessResult:
-    mongo = MongoResource(uri=f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true", database=database,
-                          server_selection_timeout_ms=2000, max_attempts=3, backoff_seconds=0.05)
+    mongo = MongoResource(
+        uri=f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true",
+        database=database,
+        server_selection_timeout_ms=2000,
+        max_attempts=3,
+        backoff_seconds=0.05,
+    )
     try:
         return run(staging, mongo, {WEATHER_MEASUREMENTS}, first=WEEK[0], last=WEEK[0])
     finally:

@@ -11,6 +11,7 @@ import pandera.pandas as pa
 import pytest
 from pymongo.errors import WriteError
 
+from forecast_assets.mongo.collection_setup import ensure_collections
 from forecast_assets.mongo.documents import (
     NULLABLE_COLUMNS,
     REQUIRED_COLUMNS,
@@ -21,7 +22,6 @@ from forecast_assets.mongo.documents import (
     measurements_column_schema_metadata,
     station_documents,
 )
-from forecast_assets.mongo.load import ensure_collections
 from forecast_assets.mongo.resources import MongoResource
 from forecast_assets.stations import STATIONS
 from forecast_assets.weather.schema import COLUMNS, WeatherData
@@ -50,7 +50,7 @@ def test_documents_hold_only_bson_native_values(frame: pd.DataFrame) -> None:
             assert type(value) is _expected_type(key), (key, value, type(value))  # no numpy, no pd types
             if isinstance(value, float):
                 assert not np.isnan(value)
-        assert doc["timestamp"].tzinfo == dt.timezone.utc
+        assert doc["timestamp"].tzinfo == dt.UTC
         assert list(doc) == [c for c in COLUMNS if c in doc]  # contract order
 
 
@@ -99,14 +99,19 @@ def test_validator_is_derived_from_the_model() -> None:
 
     described = {name: _describe(name) for name in COLUMNS}
     assert properties["temperature_c"] == {
-        "bsonType": "double", "minimum": -50, "maximum": 60, **described["temperature_c"]
+        "bsonType": "double",
+        "minimum": -50,
+        "maximum": 60,
+        **described["temperature_c"],
     }
-    assert properties["station_id"] == {
-        "bsonType": "string", "enum": sorted(STATIONS), **described["station_id"]
-    }
+    assert properties["station_id"] == {"bsonType": "string", "enum": sorted(STATIONS), **described["station_id"]}
     assert properties["timestamp"] == {"bsonType": "date", **described["timestamp"]}
-    assert properties["weather_code"] == {"bsonType": ["int", "long"], "minimum": 0, "maximum": 99,
-                                          **described["weather_code"]}
+    assert properties["weather_code"] == {
+        "bsonType": ["int", "long"],
+        "minimum": 0,
+        "maximum": 99,
+        **described["weather_code"],
+    }
     assert properties["precip_1h_mm"] == {"bsonType": "double", "minimum": 0, **described["precip_1h_mm"]}
     assert "°C" in properties["temperature_c"]["description"]
     assert "hPa" in properties["pressure_hpa"]["description"]
@@ -144,9 +149,7 @@ def test_server_accepts_and_keeps_the_validator_descriptions(mongo: MongoResourc
     valid = frame_to_documents(frame.iloc[[1]])[0]
     collection.insert_one(dict(valid))
     with pytest.raises(WriteError) as excinfo:  # descriptions do not weaken validation
-        collection.insert_one(
-            {**valid, "timestamp": valid["timestamp"] + dt.timedelta(hours=1), "temperature_c": 99.0}
-        )
+        collection.insert_one({**valid, "timestamp": valid["timestamp"] + dt.timedelta(hours=1), "temperature_c": 99.0})
     assert excinfo.value.code == VALIDATION_FAILED
 
 

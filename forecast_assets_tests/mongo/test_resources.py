@@ -11,7 +11,7 @@ import pytest
 from pymongo import WriteConcern
 from pymongo.errors import AutoReconnect, NetworkTimeout, OperationFailure, ServerSelectionTimeoutError
 
-from forecast_assets.mongo.local_server import LocalMongoServer, free_port
+from forecast_assets.mongo.embedded_server import LocalMongoServer, free_port
 from forecast_assets.mongo.resources import (
     MongoAuthenticationError,
     MongoResource,
@@ -26,13 +26,17 @@ SECRET = "s3cr3t-Pa55"  # a dummy, never a real credential
 @pytest.mark.parametrize(
     ("uri", "expected"),
     [
-        (f"mongodb://forecast:{SECRET}@db1.example:27017,db2.example:27017/weather?authSource=admin",
-         "mongodb://forecast:***@db1.example:27017,db2.example:27017/weather?authSource=admin"),
+        (
+            f"mongodb://forecast:{SECRET}@db1.example:27017,db2.example:27017/weather?authSource=admin",
+            "mongodb://forecast:***@db1.example:27017,db2.example:27017/weather?authSource=admin",
+        ),
         (f"mongodb+srv://forecast:{SECRET}@cluster.example/", "mongodb+srv://forecast:***@cluster.example/"),
         ("mongodb://forecast@db.example", "mongodb://forecast@db.example"),
         ("mongodb://127.0.0.1:27017/", "mongodb://127.0.0.1:27017/"),
-        (f"mongodb://db.example/?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:{SECRET}",
-         "mongodb://db.example/?authMechanism=MONGODB-AWS&authMechanismProperties=***"),
+        (
+            f"mongodb://db.example/?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:{SECRET}",
+            "mongodb://db.example/?authMechanism=MONGODB-AWS&authMechanismProperties=***",
+        ),
     ],
 )
 def test_redact_uri_masks_passwords(uri: str, expected: str) -> None:
@@ -115,8 +119,9 @@ def test_client_is_cached_and_ping_answers(mongo: MongoResource) -> None:
 @pytest.mark.integration
 def test_a_server_restart_between_attempts_is_ridden_out(tmp_path: Path) -> None:
     with LocalMongoServer(tmp_path / "data") as server:
-        mongo = MongoResource(uri=server.uri, database="retry", server_selection_timeout_ms=500,
-                              max_attempts=3, backoff_seconds=0.01)
+        mongo = MongoResource(
+            uri=server.uri, database="retry", server_selection_timeout_ms=500, max_attempts=3, backoff_seconds=0.01
+        )
         collection = mongo.get_database().get_collection("c", write_concern=WriteConcern(j=True))
         collection.insert_one({"_id": 1})
         attempts = []
@@ -138,10 +143,16 @@ def test_a_server_restart_between_attempts_is_ridden_out(tmp_path: Path) -> None
         assert len(attempts) == 2
 
 
-@pytest.mark.parametrize("error", [AutoReconnect("reset"), NetworkTimeout("timed out"),
-                                   ServerSelectionTimeoutError("no server"),
-                                   OperationFailure("shutting down", code=91),
-                                   OperationFailure("cursor id 7 not found", code=43)])
+@pytest.mark.parametrize(
+    "error",
+    [
+        AutoReconnect("reset"),
+        NetworkTimeout("timed out"),
+        ServerSelectionTimeoutError("no server"),
+        OperationFailure("shutting down", code=91),
+        OperationFailure("cursor id 7 not found", code=43),
+    ],
+)
 def test_connection_errors_and_shutdown_answers_are_retried(error: Exception) -> None:
     resource = MongoResource(uri="mongodb://127.0.0.1:1/", max_attempts=2, backoff_seconds=0.01)
     calls = []
@@ -159,8 +170,9 @@ def test_connection_errors_and_shutdown_answers_are_retried(error: Exception) ->
 @pytest.mark.integration
 def test_a_server_that_dies_during_the_checks_and_stays_down_is_named(tmp_path: Path) -> None:
     with LocalMongoServer(tmp_path / "data") as server:
-        mongo = MongoResource(uri=server.uri, database="retry", server_selection_timeout_ms=300,
-                              max_attempts=3, backoff_seconds=0.01)
+        mongo = MongoResource(
+            uri=server.uri, database="retry", server_selection_timeout_ms=300, max_attempts=3, backoff_seconds=0.01
+        )
         collection = mongo.get_database()["c"]
         attempts = []
 
@@ -204,7 +216,7 @@ def _write_test_ca_and_server_cert(directory: Path) -> tuple[Path, Path, Path]:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
 
     def cert(subject: str, key, issuer: str, issuer_key, is_ca: bool):
         builder = (
@@ -229,9 +241,11 @@ def _write_test_ca_and_server_cert(directory: Path) -> tuple[Path, Path, Path]:
     paths = directory / "ca.pem", directory / "server.pem", directory / "server.key"
     paths[0].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(server_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ))
+    paths[2].write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return paths
 
 

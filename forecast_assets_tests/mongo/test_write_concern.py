@@ -15,8 +15,8 @@ from pymongo import WriteConcern
 from pymongo.errors import OperationFailure
 
 from forecast_assets.mongo.assets import load_day
-from forecast_assets.mongo.embedded import EmbeddedMongoResource
-from forecast_assets.mongo.load import MEASUREMENTS, ensure_collections
+from forecast_assets.mongo.collection_setup import MEASUREMENTS, ensure_collections
+from forecast_assets.mongo.embedded_resource import EmbeddedMongoResource
 from forecast_assets.mongo.resources import MongoResource
 from forecast_assets.mongo.sync import ALLOW_ANY_SHRINK
 from forecast_assets.mongo.write_concern import (

@@ -25,9 +25,14 @@ SECRET_PATH = "/services/T000/B000/not-a-real-token"
 
 def make_alert(**changes) -> Alert:
     fields = dict(
-        kind="check_failed", severity="ERROR", summary="failed on 2 of 7 partition(s): 2024-10-03, 2024-10-05",
-        run_id="abc-123", run_url=run_url("http://127.0.0.1:3000/", "abc-123"), asset="weather_data",
-        check="schema_conformance", job="weather_pipeline",
+        kind="check_failed",
+        severity="ERROR",
+        summary="failed on 2 of 7 partition(s): 2024-10-03, 2024-10-05",
+        run_id="abc-123",
+        run_url=run_url("http://127.0.0.1:3000/", "abc-123"),
+        asset="weather_data",
+        check="schema_conformance",
+        job="weather_pipeline",
         partitions=[f"2024-10-0{d}" for d in range(2, 9)],
         metadata={"failed_partition_count": 2, "failure_cases": 14, "failed_partitions": ["2024-10-03", "2024-10-05"]},
     )
@@ -37,16 +42,28 @@ def make_alert(**changes) -> Alert:
 def test_text_names_everything_an_operator_needs():
     text = make_alert().text()
     assert text.splitlines()[0] == (
-        "[Forecast 2.0] ERROR check failed: weather_data / schema_conformance [2024-10-02 … 2024-10-08 (7 days)]")
-    for expected in ("Asset: weather_data", "Check: schema_conformance (severity ERROR)", "Job: weather_pipeline",
-                     "failure_cases: 14", 'failed_partitions: ["2024-10-03", "2024-10-05"]',
-                     "Run: http://127.0.0.1:3000/runs/abc-123"):
+        "[Forecast 2.0] ERROR check failed: weather_data / schema_conformance [2024-10-02 … 2024-10-08 (7 days)]"
+    )
+    for expected in (
+        "Asset: weather_data",
+        "Check: schema_conformance (severity ERROR)",
+        "Job: weather_pipeline",
+        "failure_cases: 14",
+        'failed_partitions: ["2024-10-03", "2024-10-05"]',
+        "Run: http://127.0.0.1:3000/runs/abc-123",
+    ):
         assert expected in text
 
 
 def test_run_failure_text():
-    alert = make_alert(kind="run_failed", asset=None, check=None, partitions=["2024-10-02"],
-                       summary='Execution of run for "weather_pipeline" failed.', metadata={"failed_steps": ["x"]})
+    alert = make_alert(
+        kind="run_failed",
+        asset=None,
+        check=None,
+        partitions=["2024-10-02"],
+        summary='Execution of run for "weather_pipeline" failed.',
+        metadata={"failed_steps": ["x"]},
+    )
     assert alert.title() == "ERROR run failed: weather_pipeline [2024-10-02]"
     assert "Check:" not in alert.text()
 
@@ -57,7 +74,8 @@ def test_subject_fits_sns_limits():
     assert subject.isascii() and "\n" not in subject
     assert subject.endswith("...")
     assert make_alert(partitions=[]).subject() == (
-        "[Forecast 2.0] ERROR check failed: weather_data / schema_conformance [-]")
+        "[Forecast 2.0] ERROR check failed: weather_data / schema_conformance [-]"
+    )
 
 
 def test_base_sink_cannot_send():
@@ -86,13 +104,20 @@ def test_sns_sink_publishes_subject_message_and_attributes(moto_server, sns_topi
     assert body["Subject"] == make_alert().subject()
     assert body["Message"] == make_alert().text()
     assert {k: v["Value"] for k, v in body["MessageAttributes"].items()} == {
-        "kind": "check_failed", "severity": "ERROR", "asset": "weather_data", "check": "schema_conformance",
-        "job": "weather_pipeline"}
+        "kind": "check_failed",
+        "severity": "ERROR",
+        "asset": "weather_data",
+        "check": "schema_conformance",
+        "job": "weather_pipeline",
+    }
 
 
 def test_sns_sink_reports_an_unknown_topic(moto_server, aws_test_credentials):
-    sink = SnsAlertSink(topic_arn=f"arn:aws:sns:{REGION}:123456789012:missing-{uuid.uuid4().hex[:8]}",
-                        region_name=REGION, endpoint_url=moto_server)
+    sink = SnsAlertSink(
+        topic_arn=f"arn:aws:sns:{REGION}:123456789012:missing-{uuid.uuid4().hex[:8]}",
+        region_name=REGION,
+        endpoint_url=moto_server,
+    )
     with pytest.raises(AlertDeliveryError, match="SNS publish failed"):
         sink.send(make_alert())
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -54,14 +54,17 @@ def instance():
 # --- the deadline and the week due ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("at", "expected"), [
-    (paris(2024, 10, 10, 5, 59), paris(2024, 10, 3, 6, 0)),
-    (paris(2024, 10, 10, 6, 0), paris(2024, 10, 10, 6, 0)),  # the deadline itself is past due
-    (paris(2024, 10, 16, 23, 0), paris(2024, 10, 10, 6, 0)),  # Wednesday after the weekly run
-    # Winter time (CET, UTC+1) since 2024-10-27: 06:00 Paris is 05:00 UTC.
-    (datetime(2024, 10, 31, 4, 59, tzinfo=timezone.utc), paris(2024, 10, 24, 6, 0)),
-    (datetime(2024, 10, 31, 5, 0, tzinfo=timezone.utc), paris(2024, 10, 31, 6, 0)),
-])
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        (paris(2024, 10, 10, 5, 59), paris(2024, 10, 3, 6, 0)),
+        (paris(2024, 10, 10, 6, 0), paris(2024, 10, 10, 6, 0)),  # the deadline itself is past due
+        (paris(2024, 10, 16, 23, 0), paris(2024, 10, 10, 6, 0)),  # Wednesday after the weekly run
+        # Winter time (CET, UTC+1) since 2024-10-27: 06:00 Paris is 05:00 UTC.
+        (datetime(2024, 10, 31, 4, 59, tzinfo=UTC), paris(2024, 10, 24, 6, 0)),
+        (datetime(2024, 10, 31, 5, 0, tzinfo=UTC), paris(2024, 10, 31, 6, 0)),
+    ],
+)
 def test_latest_deadline_is_thursday_six_paris_time(at, expected):
     deadline = latest_deadline(at)
     assert deadline == expected
@@ -76,13 +79,17 @@ def test_naive_evaluation_time_is_refused():
 def test_week_due_is_the_range_the_weekly_schedule_ran_the_evening_before():
     """A year of the schedule's own ticks (across both DST changes): the next deadline, 8 hours after
     the tick, asks for exactly the partition range that tick's run request names."""
-    ticks = schedule_execution_time_iterator(paris(2024, 10, 1).timestamp(), weekly_weather_pipeline.cron_schedule,
-                                             weekly_weather_pipeline.execution_timezone)
+    ticks = schedule_execution_time_iterator(
+        paris(2024, 10, 1).timestamp(),
+        weekly_weather_pipeline.cron_schedule,
+        weekly_weather_pipeline.execution_timezone,
+    )
     for _, tick in zip(range(53), ticks):
         deadline = latest_deadline(tick + timedelta(days=7))  # the first deadline after the tick
         assert deadline - tick == timedelta(hours=8)
         [request] = weekly_weather_pipeline.evaluate_tick(
-            dg.build_schedule_context(scheduled_execution_time=tick)).run_requests
+            dg.build_schedule_context(scheduled_execution_time=tick)
+        ).run_requests
         assert request.partition_key_range == dg.PartitionKeyRange(*due_week(deadline))
     assert due_week(DEADLINE) == (WEEK[0], WEEK[-1])
     # Clipped to the first partition like the schedule; nothing due before it.
@@ -116,8 +123,13 @@ def test_after_the_deadline_missing_days_fail_and_are_named(instance):
     assert not mongo.passed
     assert mongo.missing == ("2024-10-04", "2024-10-08")
     text = mongo.description()
-    for part in ("mongodb/weather_measurements is stale", "2 of the 7 day(s) 2024-10-02 … 2024-10-08",
-                 "Thursday 2024-10-10 06:00 Europe/Paris", "2024-10-04, 2024-10-08", "weather_pipeline"):
+    for part in (
+        "mongodb/weather_measurements is stale",
+        "2 of the 7 day(s) 2024-10-02 … 2024-10-08",
+        "Thursday 2024-10-10 06:00 Europe/Paris",
+        "2024-10-04, 2024-10-08",
+        "weather_pipeline",
+    ):
         assert part in text
 
     weather = evaluate_freshness(instance, WEATHER, DEADLINE + timedelta(days=3))
@@ -148,7 +160,8 @@ class Ticker:
     def tick(self, when: datetime | None = None) -> dg.SensorResult:
         self.when = when or self.when
         context = dg.build_sensor_context(
-            instance=self.instance, cursor=self.cursor,
+            instance=self.instance,
+            cursor=self.cursor,
             resources={"alert_sink": self.sink, "alert_policy": AlertPolicy(ui_base_url=UI)},
         )
         result = self.sensor(context)
@@ -164,7 +177,8 @@ def alerts(path: Path) -> list[dict]:
 
 def statuses(instance: dg.DagsterInstance, key: dg.AssetKey) -> list[str]:
     history = instance.event_log_storage.get_asset_check_execution_history(
-        dg.AssetCheckKey(key, FRESHNESS_CHECK), limit=20)
+        dg.AssetCheckKey(key, FRESHNESS_CHECK), limit=20
+    )
     return [record.status.value for record in reversed(history)]
 
 
@@ -208,7 +222,8 @@ def test_a_stale_asset_is_alerted_once_and_again_after_recovery(instance, tmp_pa
     assert statuses(instance, MONGO) == ["FAILED", "SUCCEEDED"]  # the wipe also wiped the check's history
     assert statuses(instance, WEATHER) == ["SUCCEEDED", "FAILED", "FAILED"]
     latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-        [dg.AssetCheckKey(WEATHER, FRESHNESS_CHECK)])[dg.AssetCheckKey(WEATHER, FRESHNESS_CHECK)]
+        [dg.AssetCheckKey(WEATHER, FRESHNESS_CHECK)]
+    )[dg.AssetCheckKey(WEATHER, FRESHNESS_CHECK)]
     assert latest.status == AssetCheckExecutionRecordStatus.FAILED
     assert "2024-10-09 … 2024-10-15" in latest.event.dagster_event.event_specific_data.description
 
@@ -216,8 +231,7 @@ def test_a_stale_asset_is_alerted_once_and_again_after_recovery(instance, tmp_pa
 def test_an_undelivered_alert_is_retried_until_delivered_then_not_repeated(instance, httpserver: HTTPServer):
     load(instance, WEATHER, WEEK)  # only MongoDB is stale
     httpserver.expect_oneshot_request("/hooks/forecast", method="POST").respond_with_data("down", status=503)
-    ticker = Ticker(instance, WebhookAlertSink(url=httpserver.url_for("/hooks/forecast"), timeout_seconds=5),
-                    DEADLINE)
+    ticker = Ticker(instance, WebhookAlertSink(url=httpserver.url_for("/hooks/forecast"), timeout_seconds=5), DEADLINE)
     with pytest.raises(AlertDeliveryError, match="HTTP 503"):
         ticker.tick()
     assert ticker.cursor is None  # the failed tick moved nothing

@@ -1,6 +1,6 @@
 """The weekly schedule: its instants (incl. across DST changes), the exact week it requests, one run per range."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -46,12 +46,12 @@ def paris(*args: int) -> datetime:
 def test_week_before_is_the_seven_days_ending_the_day_before(tick, expected):
     assert week_before(tick) == expected
     # The same instant in UTC names the same week (20:00/21:00 UTC is still the same date).
-    assert week_before(tick.astimezone(timezone.utc)) == expected
+    assert week_before(tick.astimezone(UTC)) == expected
 
 
 def test_week_before_uses_the_paris_date_not_the_utc_date():
     # 23:30 UTC on Tuesday is already Wednesday in Paris: the week ends on Tuesday.
-    assert week_before(datetime(2024, 10, 8, 23, 30, tzinfo=timezone.utc)) == ("2024-10-02", "2024-10-08")
+    assert week_before(datetime(2024, 10, 8, 23, 30, tzinfo=UTC)) == ("2024-10-02", "2024-10-08")
 
 
 def test_week_before_refuses_naive_datetimes():
@@ -77,7 +77,7 @@ def test_ticks_stay_at_22_paris_across_dst_changes():
         if len(ticks) == 30:
             break
     assert all(t.astimezone(PARIS).weekday() == 2 and t.astimezone(PARIS).hour == 22 for t in ticks)
-    utc_hours = {t.astimezone(PARIS).date().isoformat(): t.astimezone(timezone.utc).hour for t in ticks}
+    utc_hours = {t.astimezone(PARIS).date().isoformat(): t.astimezone(UTC).hour for t in ticks}
     assert utc_hours["2024-10-23"] == 20  # CEST, before the fall-back
     assert utc_hours["2024-10-30"] == 21  # CET
     assert utc_hours["2025-03-26"] == 21  # CET, before the spring-forward
@@ -109,20 +109,26 @@ def test_tick_requests_exactly_one_run_over_the_week(tick, first, last):
 
 def test_same_tick_same_run_key():
     tick = paris(2024, 10, 30, 22)
-    keys = {weekly_weather_pipeline.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=tick))
-            .run_requests[0].run_key for _ in range(2)}
+    keys = {
+        weekly_weather_pipeline.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=tick))
+        .run_requests[0]
+        .run_key
+        for _ in range(2)
+    }
     assert len(keys) == 1
 
 
 def test_first_weeks_are_clipped_to_the_first_partition():
     # The 2 Oct 2024 tick: the week 25 Sep … 1 Oct starts before the first partition (1 Oct).
     data = weekly_weather_pipeline.evaluate_tick(
-        dg.build_schedule_context(scheduled_execution_time=paris(2024, 10, 2, 22)))
+        dg.build_schedule_context(scheduled_execution_time=paris(2024, 10, 2, 22))
+    )
     [request] = data.run_requests
     assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2024-10-01", "2024-10-01")
     # A tick whose whole week precedes the data asks for nothing.
     data = weekly_weather_pipeline.evaluate_tick(
-        dg.build_schedule_context(scheduled_execution_time=paris(2024, 9, 25, 22)))
+        dg.build_schedule_context(scheduled_execution_time=paris(2024, 9, 25, 22))
+    )
     assert not data.run_requests
     assert "before the first partition" in data.skip_message
 
@@ -184,28 +190,35 @@ def test_a_scheduled_run_records_each_days_own_figures_and_checks(tmp_path, mong
 
     tick = paris(2024, 10, 9, 22)  # requests Wed 2 ... Tue 8 Oct
     [request] = weekly_weather_pipeline.evaluate_tick(
-        dg.build_schedule_context(scheduled_execution_time=tick)).run_requests
+        dg.build_schedule_context(scheduled_execution_time=tick)
+    ).run_requests
     days = [date(2024, 10, 2) + timedelta(days=i) for i in range(7)]
     workbooks = {}
     for station, seed in (("IICHTE19", 19), ("ILAMAD25", 25)):
         workbooks[station] = tmp_path / f"{station}.xlsx"
         generate_wu_workbook(workbooks[station], station, days, seed=seed, short_last_day_rows=100, mess=False)
     staging = LocalStagingZone(root=str(tmp_path / "staging"))
-    defs = build_defs(env="local", resource_overrides={
-        "staging": staging, "mongo": mongo,
-        "wu_be": WundergroundSource(station_id="IICHTE19", location=str(workbooks["IICHTE19"])),
-        "wu_fr": WundergroundSource(station_id="ILAMAD25", location=str(workbooks["ILAMAD25"])),
-        "infoclimat": InfoClimatResponseFile(path=str(INFOCLIMAT_RESPONSE)),
-    })
+    defs = build_defs(
+        env="local",
+        resource_overrides={
+            "staging": staging,
+            "mongo": mongo,
+            "wu_be": WundergroundSource(station_id="IICHTE19", location=str(workbooks["IICHTE19"])),
+            "wu_fr": WundergroundSource(station_id="ILAMAD25", location=str(workbooks["ILAMAD25"])),
+            "infoclimat": InfoClimatResponseFile(path=str(INFOCLIMAT_RESPONSE)),
+        },
+    )
     with dg.DagsterInstance.ephemeral() as instance:
         result = defs.resolve_job_def(request.job_name or "weather_pipeline").execute_in_process(
-            instance=instance, tags=request.tags)
+            instance=instance, tags=request.tags
+        )
         assert result.success
         keys = [d.isoformat() for d in days]
         counts = {}
         for key in keys:
             [record] = instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=dg.AssetKey("weather_data"), asset_partitions=[key]), limit=1).records
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey("weather_data"), asset_partitions=[key]), limit=1
+            ).records
             metadata = record.asset_materialization.metadata
             rows = len(staging.read_bytes(dataset_key(key)).splitlines())
             counts[key] = metadata["dagster/row_count"].value

@@ -36,27 +36,38 @@ class ProbeConfig(dg.Config):
     key=["probe", "readings"],
     partitions_def=days,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    check_specs=[dg.AssetCheckSpec("plausible_values", asset=["probe", "readings"]),
-                 dg.AssetCheckSpec("no_gaps", asset=["probe", "readings"])],
+    check_specs=[
+        dg.AssetCheckSpec("plausible_values", asset=["probe", "readings"]),
+        dg.AssetCheckSpec("no_gaps", asset=["probe", "readings"]),
+    ],
 )
 def probe(context: dg.AssetExecutionContext, config: ProbeConfig) -> dg.MaterializeResult:
     """A tiny partitioned asset whose checks pass or fail (ERROR or WARN) as configured."""
     keys = list(context.partition_keys)
     failed = [] if config.passed else keys[:1]
-    gaps = dg.AssetCheckResult(check_name="no_gaps", passed=not config.gaps, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"missing_slots": 5 if config.gaps else 0})
-    return dg.MaterializeResult(check_results=[gaps, dg.AssetCheckResult(
-        check_name="plausible_values",
-        passed=config.passed,
-        severity=dg.AssetCheckSeverity(config.severity),
-        description="passed" if config.passed else f"failed on {len(failed)} of {len(keys)} partition(s)",
-        metadata={
-            "out_of_range_rows": 0 if config.passed else 7,
-            "null_rows": 0 if config.passed else 2,
-            "failed_partitions": dg.MetadataValue.json(failed),
-            "preview": dg.MetadataValue.md("| a |\n|---|\n| 1 |"),  # UI-only, kept out of alerts
-        },
-    )])
+    gaps = dg.AssetCheckResult(
+        check_name="no_gaps",
+        passed=not config.gaps,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"missing_slots": 5 if config.gaps else 0},
+    )
+    return dg.MaterializeResult(
+        check_results=[
+            gaps,
+            dg.AssetCheckResult(
+                check_name="plausible_values",
+                passed=config.passed,
+                severity=dg.AssetCheckSeverity(config.severity),
+                description="passed" if config.passed else f"failed on {len(failed)} of {len(keys)} partition(s)",
+                metadata={
+                    "out_of_range_rows": 0 if config.passed else 7,
+                    "null_rows": 0 if config.passed else 2,
+                    "failed_partitions": dg.MetadataValue.json(failed),
+                    "preview": dg.MetadataValue.md("| a |\n|---|\n| 1 |"),  # UI-only, kept out of alerts
+                },
+            ),
+        ]
+    )
 
 
 @dg.asset(partitions_def=days)
@@ -64,20 +75,27 @@ def broken(context: dg.AssetExecutionContext) -> None:
     raise RuntimeError("station feed unreachable")
 
 
-def materialize_probe(instance: dg.DagsterInstance, passed: bool = False, severity: str = "ERROR",
-                      partition_key: str = DAY, gaps: bool = False) -> str:
+def materialize_probe(
+    instance: dg.DagsterInstance,
+    passed: bool = False,
+    severity: str = "ERROR",
+    partition_key: str = DAY,
+    gaps: bool = False,
+) -> str:
     result = dg.materialize(
-        [probe], instance=instance, partition_key=partition_key,
+        [probe],
+        instance=instance,
+        partition_key=partition_key,
         run_config=dg.RunConfig(ops={"probe__readings": ProbeConfig(passed=passed, severity=severity, gaps=gaps)}),
     )
     assert result.success
     return result.run_id
 
 
-def evaluate(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, sink, cursor: str | None = None,
-             **policy):
+def evaluate(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, sink, cursor: str | None = None, **policy):
     context = dg.build_sensor_context(
-        instance=instance, cursor=cursor,
+        instance=instance,
+        cursor=cursor,
         resources={"alert_sink": sink, "alert_policy": AlertPolicy(ui_base_url=UI, **policy)},
     )
     return sensor(context)
@@ -96,10 +114,17 @@ def instance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dg.Dags
     home = tmp_path / "dagster_home"
     home.mkdir()
     storage_class = EVENT_LOG_STORAGES[request.param]
-    overrides = {"event_log_storage": {
-        "module": "dagster._core.storage.event_log", "class": storage_class,
-        "config": {"base_dir": str(home / "event_log")},
-    }} if storage_class else None
+    overrides = (
+        {
+            "event_log_storage": {
+                "module": "dagster._core.storage.event_log",
+                "class": storage_class,
+                "config": {"base_dir": str(home / "event_log")},
+            }
+        }
+        if storage_class
+        else None
+    )
     with dg.instance_for_test(overrides=overrides, temp_dir=str(home)) as dagster_instance:
         yield dagster_instance
 
@@ -140,9 +165,16 @@ def test_failed_error_check_is_published_to_sns_once(instance, moto_server, sns_
     subject, message = notification["Subject"], notification["Message"]
     assert len(subject) <= 100
     assert "ERROR check failed" in subject and "probe/readings" in subject
-    for expected in ("Asset: probe/readings", "Check: plausible_values (severity ERROR)", f"Partitions: {DAY}",
-                     "out_of_range_rows: 7", "null_rows: 2", f'failed_partitions: ["{DAY}"]',
-                     "failed on 1 of 1 partition(s)", f"Run: {UI}/runs/{run_id}"):
+    for expected in (
+        "Asset: probe/readings",
+        "Check: plausible_values (severity ERROR)",
+        f"Partitions: {DAY}",
+        "out_of_range_rows: 7",
+        "null_rows: 2",
+        f'failed_partitions: ["{DAY}"]',
+        "failed on 1 of 1 partition(s)",
+        f"Run: {UI}/runs/{run_id}",
+    ):
         assert expected in message, expected
     assert "preview" not in message
     assert notification["MessageAttributes"]["severity"]["Value"] == "ERROR"
@@ -171,8 +203,13 @@ def test_failed_warn_check_posts_one_webhook(instance, httpserver: HTTPServer):
     assert f"{UI}/runs/{run_id}" in body["text"]
     alert = body["alert"]
     assert {k: alert[k] for k in ("kind", "asset", "check", "severity", "partitions", "run_id", "run_url")} == {
-        "kind": "check_failed", "asset": "probe/readings", "check": "plausible_values", "severity": "WARN",
-        "partitions": [DAY], "run_id": run_id, "run_url": f"{UI}/runs/{run_id}",
+        "kind": "check_failed",
+        "asset": "probe/readings",
+        "check": "plausible_values",
+        "severity": "WARN",
+        "partitions": [DAY],
+        "run_id": run_id,
+        "run_url": f"{UI}/runs/{run_id}",
     }
     assert alert["metadata"] == {"out_of_range_rows": 7, "null_rows": 2, "failed_partitions": [DAY]}
     # (5) Re-run with the returned cursor: no second POST.
@@ -191,14 +228,17 @@ def test_local_sink_appends_one_json_line_per_failure(instance, local_sink):
 
     lines = read_lines(local_sink)
     assert [(line["severity"], line["partitions"]) for line in lines] == [
-        ("ERROR", ["2024-10-02"]), ("WARN", ["2024-10-03"])]
+        ("ERROR", ["2024-10-02"]),
+        ("WARN", ["2024-10-03"]),
+    ]
     assert all(line["text"].startswith("[Forecast 2.0]") for line in lines)
     assert "sent 2 alert(s)" in result.skip_reason.skip_message
 
 
 def test_single_run_range_names_every_day(instance, local_sink):
     result = dg.materialize(
-        [probe], instance=instance,
+        [probe],
+        instance=instance,
         tags={"dagster/asset_partition_range_start": "2024-10-02", "dagster/asset_partition_range_end": "2024-10-08"},
     )
     evaluate(check_alert_sensor, instance, local_sink)
@@ -275,8 +315,9 @@ def test_undelivered_alert_fails_the_tick_and_is_retried(instance, httpserver: H
     done = evaluate(check_alert_sensor, instance, sink, cursor=partial.cursor)
     assert isinstance(evaluate(check_alert_sensor, instance, sink, cursor=done.cursor), dg.SkipReason)
     httpserver.check_assertions()
-    delivered = [request.get_json()["alert"]["check"] for request, response in httpserver.log
-                 if response.status_code == 200]
+    delivered = [
+        request.get_json()["alert"]["check"] for request, response in httpserver.log if response.status_code == 200
+    ]
     assert sorted(delivered) == ["no_gaps", "plausible_values"]
 
 

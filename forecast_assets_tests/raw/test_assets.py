@@ -109,7 +109,8 @@ def test_one_week_run_records_each_days_own_materialization_and_accounting_in_th
             rows = sheet_rows(BE_WORKBOOK, day)
             assert rows == expected
             [record] = instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1).records
+                dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
+            ).records
             assert record.run_id == result.run_id and record.partition_key == day
             metadata = record.asset_materialization.metadata
             assert metadata["dagster/row_count"].value == rows, day
@@ -118,7 +119,8 @@ def test_one_week_run_records_each_days_own_materialization_and_accounting_in_th
             assert metadata["path"].value.endswith(f"/raw/BE/{ddmmyy(partition_day(day))}/IICHTE19.jsonl")
 
             [execution] = instance.event_log_storage.get_asset_check_execution_history(
-                check, limit=100, partition_filter=PartitionKeyFilter(key=day))
+                check, limit=100, partition_filter=PartitionKeyFilter(key=day)
+            )
             assert (execution.partition, execution.run_id) == (day, result.run_id)
             assert execution.status == AssetCheckExecutionRecordStatus.SUCCEEDED
             evaluation = execution.event.dagster_event.event_specific_data
@@ -126,7 +128,10 @@ def test_one_week_run_records_each_days_own_materialization_and_accounting_in_th
             assert evaluation.severity == dg.AssetCheckSeverity.ERROR
             assert evaluation.description == f"{day}: {rows} record(s) read = {rows} landed + 0 rejected"
             assert {k: evaluation.metadata[k].value for k in ("read", "landed", "rejected")} == {
-                "read": rows, "landed": rows, "rejected": 0}
+                "read": rows,
+                "landed": rows,
+                "rejected": 0,
+            }
 
 
 @pytest.mark.integration
@@ -150,8 +155,11 @@ def test_infoclimat_records_are_carried_through_unchanged(staging):
 
     document = json.loads(INFOCLIMAT_RESPONSE.read_text(encoding="utf-8"))
     expected = [
-        record for station, records in document["hourly"].items() if station != "_params"
-        for record in records if record["dh_utc"].startswith("2024-10-06")
+        record
+        for station, records in document["hourly"].items()
+        if station != "_params"
+        for record in records
+        if record["dh_utc"].startswith("2024-10-06")
     ]
     landed = staging.read_jsonl(raw_landed_key("InfoClimat", "2024-10-06"))
     assert [{k: r[k] for k in e} for r, e in zip(landed, expected)] == expected
@@ -179,7 +187,9 @@ def test_bad_rows_go_to_rejects_and_reruns_leave_no_stale_rejects(tmp_path, stag
 def test_missing_sheet_fails_naming_source_day_and_place(tmp_path, staging):
     workbook = write_workbook(tmp_path / "wb.xlsx", {"021024": [wu_row(time(0, 4))]})
     resources = {"staging": staging, "wu_fr": WundergroundSource(station_id="ILAMAD25", location=str(workbook))}
-    with pytest.raises(Exception, match=r"raw/FR partition 2024-10-01: workbook .*wb.xlsx has no sheet '011024' for 2024-10-01"):
+    with pytest.raises(
+        Exception, match=r"raw/FR partition 2024-10-01: workbook .*wb.xlsx has no sheet '011024' for 2024-10-01"
+    ):
         dg.materialize([build_raw_asset("FR")], resources=resources, partition_key="2024-10-01")
     assert not staging.exists(raw_landed_key("FR", "2024-10-01"))
 

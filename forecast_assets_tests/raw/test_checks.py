@@ -11,7 +11,7 @@ from forecast_assets.definitions import build_defs
 from forecast_assets.feeds import raw_asset_key, station_window
 from forecast_assets.mongo.assets import WEATHER_MEASUREMENTS
 from forecast_assets.mongo.checks import WEATHER_DATA_PASSED
-from forecast_assets.mongo.load import MEASUREMENTS
+from forecast_assets.mongo.collection_setup import MEASUREMENTS
 from forecast_assets.partitions import daily_partitions
 from forecast_assets.raw.assets import build_raw_asset
 from forecast_assets.raw.checks import RAW_ACCOUNTING
@@ -68,8 +68,11 @@ class FaultyStagingZone(LocalStagingZone):
 
 def accounting(result, source: str) -> dict[str, dg.AssetCheckEvaluation]:
     """The run's ``raw_accounting`` evaluations of a source, by day: exactly one per day, none run-level."""
-    evaluations = [e for e in result.get_asset_check_evaluations()
-                   if e.asset_key == raw_asset_key(source) and e.check_name == RAW_ACCOUNTING]
+    evaluations = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key == raw_asset_key(source) and e.check_name == RAW_ACCOUNTING
+    ]
     by_day = {e.partition: e for e in evaluations}
     assert len(by_day) == len(evaluations) and None not in by_day, [e.partition for e in evaluations]
     return dict(sorted(by_day.items()))
@@ -92,8 +95,7 @@ def failed_days(result, source: str) -> set[str]:
 
 def materialize_be(staging: LocalStagingZone, workbook) -> dg.ExecuteInProcessResult:
     resources = {"staging": staging, "wu_be": WundergroundSource(station_id="IICHTE19", location=str(workbook))}
-    return dg.materialize([build_raw_asset("BE")], resources=resources, partition_key=DAY,
-                          raise_on_error=False)
+    return dg.materialize([build_raw_asset("BE")], resources=resources, partition_key=DAY, raise_on_error=False)
 
 
 def test_spec_is_a_per_day_check_that_blocks_its_day_on_each_raw_asset():
@@ -142,11 +144,14 @@ def test_bad_rows_are_counted_as_rejected(tmp_path, staging):
     assert len(staging.read_jsonl(raw_rejects_key("BE", DAY))) == 3
 
 
-@pytest.mark.parametrize("fault, landed, problem", [
-    ("drop_last_line", 2, ""),
-    ("cut_last_line", 2, "1 stored line(s) are not JSON records"),
-    ("first_line_is_last", 3, "stored more than once: sheet=011024 row=4"),
-])
+@pytest.mark.parametrize(
+    "fault, landed, problem",
+    [
+        ("drop_last_line", 2, ""),
+        ("cut_last_line", 2, "1 stored line(s) are not JSON records"),
+        ("first_line_is_last", 3, "stored more than once: sheet=011024 row=4"),
+    ],
+)
 def test_landed_file_that_does_not_hold_what_was_read_fails(tmp_path, fault, landed, problem):
     workbook = write_workbook(tmp_path / "wb.xlsx", {"011024": [wu_row(time(0, m)) for m in (4, 14, 24)]})
     staging = FaultyStagingZone(root=str(tmp_path / "staging"), fault_key=raw_landed_key("BE", DAY), fault=fault)
@@ -158,7 +163,8 @@ def test_landed_file_that_does_not_hold_what_was_read_fails(tmp_path, fault, lan
     assert totals(evaluation) == {"read": 3, "landed": landed, "rejected": 0}
     assert evaluation.metadata["problems"].value == (problem or "none")
     assert evaluation.description == (
-        f"{DAY}: 3 record(s) read, {landed} landed + 0 rejected stored; {problem or 'unbalanced'}")
+        f"{DAY}: 3 record(s) read, {landed} landed + 0 rejected stored; {problem or 'unbalanced'}"
+    )
     # the check is logged, not a Dagster gate: the run goes on, the day's evaluation says what is wrong
     assert result.success
     [materialization] = result.asset_materializations_for_node("raw__BE")
@@ -171,11 +177,14 @@ def test_failed_day_is_kept_out_of_mongodb_and_the_other_days_load(tmp_path, mon
     load skips that day only; 1 and 3 Oct, in the same run, are loaded."""
     days = WEEK[:3]
     bad = days[1]
-    staging = FaultyStagingZone(root=str(tmp_path / "staging"), fault_key=raw_landed_key("FR", bad),
-                                fault="drop_last_line")
-    job = (build_defs(resource_overrides={"staging": staging, "mongo": mongo}, env="local")
-           .resolve_implicit_global_asset_job_def()
-           .get_subset(asset_selection={*RAW_KEYS, WEATHER_DATA, WEATHER_MEASUREMENTS}))
+    staging = FaultyStagingZone(
+        root=str(tmp_path / "staging"), fault_key=raw_landed_key("FR", bad), fault="drop_last_line"
+    )
+    job = (
+        build_defs(resource_overrides={"staging": staging, "mongo": mongo}, env="local")
+        .resolve_implicit_global_asset_job_def()
+        .get_subset(asset_selection={*RAW_KEYS, WEATHER_DATA, WEATHER_MEASUREMENTS})
+    )
 
     result = job.execute_in_process(
         tags={"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]},
@@ -209,8 +218,11 @@ def test_failed_day_is_kept_out_of_mongodb_and_the_other_days_load(tmp_path, mon
         if day != bad:
             assert loaded[day].metadata["inserted"].value == len(frame), day
 
-    gate = {e.partition: e for e in result.get_asset_check_evaluations()
-            if e.asset_key == WEATHER_MEASUREMENTS and e.check_name == WEATHER_DATA_PASSED}
+    gate = {
+        e.partition: e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key == WEATHER_MEASUREMENTS and e.check_name == WEATHER_DATA_PASSED
+    }
     assert {day: e.passed for day, e in gate.items()} == {days[0]: True, bad: False, days[2]: True}
     assert gate[bad].description.startswith(f"{bad}: not loaded")
     assert RAW_ACCOUNTING in gate[bad].description and "raw/FR" in gate[bad].description
@@ -229,8 +241,9 @@ def test_rerun_that_rejects_nothing_leaves_no_stale_rejects(tmp_path, staging):
 
 
 def test_stale_rejects_file_that_survives_a_rerun_fails(tmp_path):
-    staging = FaultyStagingZone(root=str(tmp_path / "staging"), fault_key=raw_rejects_key("BE", DAY),
-                                fault="ignore_delete")
+    staging = FaultyStagingZone(
+        root=str(tmp_path / "staging"), fault_key=raw_rejects_key("BE", DAY), fault="ignore_delete"
+    )
     workbook = write_workbook(tmp_path / "wb.xlsx", {"011024": [wu_row(time(0, 4)), wu_row("not a time")]})
     assert day_accounting(materialize_be(staging, workbook)).passed
 

@@ -119,7 +119,7 @@ def test_fetch_day_lands_the_days_rows_unchanged_with_redacted_lineage(httpserve
         "stations_without_rows": ["STATIC0010"],
     }
 
-    (request, _response), = httpserver.log
+    ((request, _response),) = httpserver.log
     assert request.args.getlist("stations[]") == STATIONS
     assert {k: request.args.getlist(k) for k in ("version", "method", "format", "start", "end", "token")} == {
         "version": ["2"], "method": ["get"], "format": ["json"],

@@ -26,8 +26,20 @@ OCT_1 = date(2024, 10, 1)
 
 
 def wu_row(clock, temp="56.8", wind="WSW") -> list:
-    return [clock, f"{temp}{NB}°F", f"50.1{NB}°F", f"87{NB}%", wind, f"8.2{NB}mph", f"12.0{NB}mph",
-            f"29.93{NB}in", f"0.00{NB}in", f"0.00{NB}in", 0, f"0{NB}w/m²"]
+    return [
+        clock,
+        f"{temp}{NB}°F",
+        f"50.1{NB}°F",
+        f"87{NB}%",
+        wind,
+        f"8.2{NB}mph",
+        f"12.0{NB}mph",
+        f"29.93{NB}in",
+        f"0.00{NB}in",
+        f"0.00{NB}in",
+        0,
+        f"0{NB}w/m²",
+    ]
 
 
 def write_workbook(path: Path, sheets: dict[str, list[list]], header=WU_COLUMNS) -> Path:
@@ -126,9 +138,13 @@ def test_unusable_workbooks_fail_naming_file_and_day(tmp_path):
 
 
 def airbyte_line(data: dict, raw_id: str = "6c1f6f8e-0000-4000-8000-000000000001") -> dict:
-    return {"_airbyte_raw_id": raw_id, "_airbyte_extracted_at": 1728305400000,
-            "_airbyte_meta": {"sync_id": 1, "changes": []}, "_airbyte_generation_id": 0,
-            "_airbyte_data": data}
+    return {
+        "_airbyte_raw_id": raw_id,
+        "_airbyte_extracted_at": 1728305400000,
+        "_airbyte_meta": {"sync_id": 1, "changes": []},
+        "_airbyte_generation_id": 0,
+        "_airbyte_data": data,
+    }
 
 
 def test_airbyte_jsonl_and_csv_give_the_workbook_rows(tmp_path):
@@ -145,8 +161,13 @@ def test_airbyte_jsonl_and_csv_give_the_workbook_rows(tmp_path):
         writer = csv.DictWriter(handle, fieldnames=list(airbyte_line({})))
         writer.writeheader()
         line = airbyte_line(expected[1])
-        writer.writerow({**line, "_airbyte_meta": json.dumps(line["_airbyte_meta"]),
-                         "_airbyte_data": json.dumps(line["_airbyte_data"], ensure_ascii=False)})
+        writer.writerow(
+            {
+                **line,
+                "_airbyte_meta": json.dumps(line["_airbyte_meta"]),
+                "_airbyte_data": json.dumps(line["_airbyte_data"], ensure_ascii=False),
+            }
+        )
 
     batch = read_airbyte_day(export, OCT_1, INGESTED)
 

@@ -12,10 +12,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from forecast_assets.raw.wunderground import WIND_POINTS, WU_COLUMNS
 from forecast_assets.sample_data import BE_WORKBOOK, FR_WORKBOOK, INFOCLIMAT_RESPONSE, SAMPLE_DIR
 from forecast_assets.sample_data.generate import (
-    COMPASS_16,
-    WU_COLUMNS,
     generate_infoclimat_response,
     generate_wu_workbook,
     main,
@@ -66,8 +65,16 @@ def readme_mess() -> list[dict]:
             continue
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         workbook, sheet, row, column, value, kind = cells[:6]
-        rows.append({"workbook": workbook, "sheet": sheet, "row": int(row), "column": column,
-                     "value": json.loads(value.strip("`")), "kind": kind})
+        rows.append(
+            {
+                "workbook": workbook,
+                "sheet": sheet,
+                "row": int(row),
+                "column": column,
+                "value": json.loads(value.strip("`")),
+                "kind": kind,
+            }
+        )
     assert rows, "README mess table not found"
     return rows
 
@@ -112,8 +119,9 @@ def test_headers(workbooks, name):
 
 @pytest.mark.parametrize("name", list(ROW_COUNTS))
 def test_time_column(workbooks, name, readme_mess):
-    documented = {(m["sheet"], m["row"]) for m in readme_mess
-                  if m["workbook"] == name and m["kind"] in ("gap", "offgrid")}
+    documented = {
+        (m["sheet"], m["row"]) for m in readme_mess if m["workbook"] == name and m["kind"] in ("gap", "offgrid")
+    }
     for ws in workbooks[name].worksheets:
         times = []
         for (cell,) in ws.iter_rows(min_row=2, max_col=1):
@@ -172,13 +180,16 @@ def test_exactly_this_much_mess(workbooks, readme_mess):
                     elif v == "--":
                         found.add((name, ws.title, r, col, "dash"))
                     elif col == "Wind":
-                        assert v in COMPASS_16, (name, ws.title, r, v)
+                        assert v in WIND_POINTS, (name, ws.title, r, v)
                     elif col == "UV":
                         assert isinstance(v, int) and 0 <= v <= 3, (name, ws.title, r, v)
                     elif not PATTERNS[col].match(v):
                         found.add((name, ws.title, r, col, "malformed"))
-    documented = {(m["workbook"], m["sheet"], m["row"], m["column"], m["kind"]) for m in readme_mess
-                  if m["kind"] in ("blank", "dash", "malformed")}
+    documented = {
+        (m["workbook"], m["sheet"], m["row"], m["column"], m["kind"])
+        for m in readme_mess
+        if m["kind"] in ("blank", "dash", "malformed")
+    }
     assert found == documented
     assert duplicates == [(m["workbook"], m["sheet"], m["row"]) for m in readme_mess if m["kind"] == "duplicate"]
     assert len(duplicates) == 1 and duplicates[0][0] == "IICHTE19.xlsx"
@@ -233,8 +244,9 @@ def test_generator_is_parameterised(tmp_path: Path):
     assert wb.sheetnames == [d.strftime("%d%m%y") for d in days]
     assert [ws.max_row - 1 for ws in wb.worksheets] == [288] * 9
     clean = tmp_path / "clean.json"
-    doc = generate_infoclimat_response(clean, ["07015"], datetime(2024, 10, 1), datetime(2024, 10, 2), seed=1,
-                                       mess=False)
+    doc = generate_infoclimat_response(
+        clean, ["07015"], datetime(2024, 10, 1), datetime(2024, 10, 2), seed=1, mess=False
+    )
     assert len(doc["hourly"]["07015"]) == 25
     assert all(r["nebulosite"] != "" for r in doc["hourly"]["07015"])
 
@@ -242,11 +254,36 @@ def test_generator_is_parameterised(tmp_path: Path):
 # ------------------------------------------------------------------ InfoClimat
 
 
-STATIC_KEYS = ["id_station", "dh_utc", "temperature", "pression", "humidite", "point_de_rosee", "vent_moyen",
-               "vent_rafales", "vent_direction", "pluie_1h", "pluie_3h"]
-SYNOP_KEYS = ["id_station", "dh_utc", "temperature", "pression", "humidite", "point_de_rosee", "visibilite",
-              "vent_moyen", "vent_rafales", "vent_direction", "pluie_1h", "pluie_3h", "neige_au_sol",
-              "nebulosite", "temps_omm"]
+STATIC_KEYS = [
+    "id_station",
+    "dh_utc",
+    "temperature",
+    "pression",
+    "humidite",
+    "point_de_rosee",
+    "vent_moyen",
+    "vent_rafales",
+    "vent_direction",
+    "pluie_1h",
+    "pluie_3h",
+]
+SYNOP_KEYS = [
+    "id_station",
+    "dh_utc",
+    "temperature",
+    "pression",
+    "humidite",
+    "point_de_rosee",
+    "visibilite",
+    "vent_moyen",
+    "vent_rafales",
+    "vent_direction",
+    "pluie_1h",
+    "pluie_3h",
+    "neige_au_sol",
+    "nebulosite",
+    "temps_omm",
+]
 
 
 def test_infoclimat_top_level(infoclimat):
@@ -261,7 +298,11 @@ def test_infoclimat_top_level(infoclimat):
         meta = STATIONS[st["id"]]
         assert list(st) == ["id", "name", "latitude", "longitude", "elevation", "type", "license"]
         assert (st["name"], st["latitude"], st["longitude"], st["elevation"]) == (
-            meta.name, meta.latitude, meta.longitude, meta.elevation_m)
+            meta.name,
+            meta.latitude,
+            meta.longitude,
+            meta.elevation_m,
+        )
         assert list(st["license"]) == ["license", "url", "source", "metadonnees"]
         if st["id"] == "07015":
             assert st["type"] == "synop" and "Etalab" in st["license"]["license"]
@@ -276,8 +317,11 @@ def test_infoclimat_counts(infoclimat):
     assert sum(counts.values()) == 1143
     for sid in INFOCLIMAT_STATION_IDS:
         per_day = Counter(r["dh_utc"][:10] for r in hourly[sid])
-        expected = ({"2024-10-05": 24, "2024-10-06": 23, "2024-10-07": 13} if sid == "07015"
-                    else {"2024-10-05": 144, "2024-10-06": 144, "2024-10-07": 73})
+        expected = (
+            {"2024-10-05": 24, "2024-10-06": 23, "2024-10-07": 13}
+            if sid == "07015"
+            else {"2024-10-05": 144, "2024-10-06": 144, "2024-10-07": 73}
+        )
         assert per_day == expected, sid
         stamps = [r["dh_utc"] for r in hourly[sid]]
         assert stamps == sorted(stamps) and stamps[0] == "2024-10-05 00:00:00" and stamps[-1] == "2024-10-07 12:00:00"
@@ -363,10 +407,16 @@ def test_airbyte_export_round_trip(tmp_path: Path, workbooks, name, fmt):
                 r["_airbyte_extracted_at"] = int(r["_airbyte_extracted_at"])
                 r["_airbyte_generation_id"] = int(r["_airbyte_generation_id"])
         for r in records:
-            assert list(r) == ["_airbyte_raw_id", "_airbyte_extracted_at", "_airbyte_meta",
-                               "_airbyte_generation_id", "_airbyte_data"]
-            assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
-                                r["_airbyte_raw_id"])
+            assert list(r) == [
+                "_airbyte_raw_id",
+                "_airbyte_extracted_at",
+                "_airbyte_meta",
+                "_airbyte_generation_id",
+                "_airbyte_data",
+            ]
+            assert re.fullmatch(
+                r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", r["_airbyte_raw_id"]
+            )
             assert isinstance(r["_airbyte_extracted_at"], int) and r["_airbyte_extracted_at"] > 1.7e12
             assert r["_airbyte_meta"]["changes"] == [] and isinstance(r["_airbyte_meta"]["sync_id"], int)
             raw_ids.add(r["_airbyte_raw_id"])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pymongo import MongoClient
 
-from forecast_assets.mongo.local_server import LocalMongoServer
+from forecast_assets.mongo.embedded_server import LocalMongoServer
 
 #: The user the tests provision; its password is random per test session.
 MONGO_USER = "forecast_loader"

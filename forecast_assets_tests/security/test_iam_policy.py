@@ -119,8 +119,11 @@ def _iam_section() -> str:
 
 def _block(text: str, marker: str) -> tuple[str, str]:
     """(the paragraph before it, the raw JSON) of the single ```json block containing ``marker``."""
-    found = [(" ".join(text[: m.start()].rstrip().rsplit("\n\n", 1)[-1].split()), m.group(1))
-             for m in JSON_BLOCK.finditer(text) if marker in m.group(1)]
+    found = [
+        (" ".join(text[: m.start()].rstrip().rsplit("\n\n", 1)[-1].split()), m.group(1))
+        for m in JSON_BLOCK.finditer(text)
+        if marker in m.group(1)
+    ]
     assert len(found) == 1, f"expected one JSON block with {marker!r} in {DOC.name}, found {len(found)}"
     return found[0]
 
@@ -169,7 +172,7 @@ def environment_listing() -> dict[str, tuple[set[str], list[str]]]:
     text = DOC.read_text(encoding="utf-8")
     start = text.index("\n## Instance variables")
     listing: dict[str, tuple[set[str], list[str]]] = {}
-    for line in text[start:text.index("\n## ", start + 1)].splitlines():
+    for line in text[start : text.index("\n## ", start + 1)].splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if len(cells) != 4 or not cells[0].startswith("`"):
             continue
@@ -239,8 +242,7 @@ USERS: dict[str, Callable[[], dict[str, Any]]] = {
     "dagster-ecs-any-resource": lambda: widened(dagster_role_policy(), {"ecs"}),
     "sse-probe": lambda: run_task_policy(PROBE_BUCKET),
     # Test-only, to look behind the other users (did a denied write leave an object?).
-    "admin": lambda: {"Version": "2012-10-17",
-                      "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+    "admin": lambda: {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
 }
 
 
@@ -260,24 +262,42 @@ def _setup_steps() -> list[Callable[[dict[str, Any], World], None]]:
         lambda c, w: c.__setitem__("vpc", c["ec2"].create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]),
         # moto's awsvpc tasks need DNS hostnames on (their ENI gets a private DNS name only then).
         lambda c, w: c["ec2"].modify_vpc_attribute(VpcId=c["vpc"], EnableDnsHostnames={"Value": True}),
-        lambda c, w: setattr(w, "subnet", c["ec2"].create_subnet(
-            VpcId=c["vpc"], CidrBlock="10.30.1.0/24", AvailabilityZone=f"{REGION}a")["Subnet"]["SubnetId"]),
-        lambda c, w: setattr(w, "security_group", c["ec2"].create_security_group(
-            GroupName=f"forecast-runs-{SUFFIX}", Description="run tasks", VpcId=c["vpc"])["GroupId"]),
+        lambda c, w: setattr(
+            w,
+            "subnet",
+            c["ec2"].create_subnet(VpcId=c["vpc"], CidrBlock="10.30.1.0/24", AvailabilityZone=f"{REGION}a")["Subnet"][
+                "SubnetId"
+            ],
+        ),
+        lambda c, w: setattr(
+            w,
+            "security_group",
+            c["ec2"].create_security_group(
+                GroupName=f"forecast-runs-{SUFFIX}", Description="run tasks", VpcId=c["vpc"]
+            )["GroupId"],
+        ),
         lambda c, w: c["ecs"].create_cluster(clusterName=CLUSTER),
         lambda c, w: c["ecs"].register_task_definition(
-            family=td["family"], networkMode=td["networkMode"], requiresCompatibilities=td["requiresCompatibilities"],
-            cpu=td["cpu"], memory=td["memory"], taskRoleArn=td["taskRoleArn"], executionRoleArn=td["executionRoleArn"],
+            family=td["family"],
+            networkMode=td["networkMode"],
+            requiresCompatibilities=td["requiresCompatibilities"],
+            cpu=td["cpu"],
+            memory=td["memory"],
+            taskRoleArn=td["taskRoleArn"],
+            executionRoleArn=td["executionRoleArn"],
             # container-level memory too: moto's RunTask cannot size a task without it
-            containerDefinitions=[{"name": "run", "image": "forecast-assets:test", "memory": 2048}]),
+            containerDefinitions=[{"name": "run", "image": "forecast-assets:test", "memory": 2048}],
+        ),
     ]
     for user, policy in USERS.items():
         steps += [
             lambda c, w, user=user: c["iam"].create_user(UserName=user),
             lambda c, w, user=user, policy=policy: c["iam"].put_user_policy(
-                UserName=user, PolicyName="docs-policy", PolicyDocument=json.dumps(policy())),
-            lambda c, w, user=user: w.keys.__setitem__(user, _key_kwargs(
-                c["iam"].create_access_key(UserName=user)["AccessKey"])),
+                UserName=user, PolicyName="docs-policy", PolicyDocument=json.dumps(policy())
+            ),
+            lambda c, w, user=user: w.keys.__setitem__(
+                user, _key_kwargs(c["iam"].create_access_key(UserName=user)["AccessKey"])
+            ),
         ]
     return steps
 
@@ -303,7 +323,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         mp.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
         mp.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
         for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")] + [
-            "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"
+            "AWS_SESSION_TOKEN",
+            "AWS_SECURITY_TOKEN",
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
         ]:
             mp.delenv(name, raising=False)
         mp.setattr(boto3, "DEFAULT_SESSION", None)
@@ -316,7 +339,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         with log.open("wb") as out:
             server = subprocess.Popen(
                 [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                env=env, stdout=out, stderr=subprocess.STDOUT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         endpoint = f"http://127.0.0.1:{port}"
         try:
@@ -330,8 +355,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             else:
                 raise AssertionError(f"moto_server did not start: {log.read_text(errors='replace')}")
 
-            w = World(endpoint=endpoint, keys={"root": {"aws_access_key_id": "testing",
-                                                        "aws_secret_access_key": "testing"}})
+            w = World(
+                endpoint=endpoint, keys={"root": {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}}
+            )
             sent: list[str] = []
             clients = {name: w.client(name, "root") for name in ("s3", "sns", "ec2", "ecs", "iam")}
             for client in clients.values():
@@ -407,8 +433,12 @@ def unique_key(name: str) -> str:
 
 
 def test_docs_policies_parse_and_grant_no_wildcard_actions() -> None:
-    identity = {"forecast-dagster": dagster_role_policy(), "forecast-run-execution": run_execution_policy(),
-                "forecast-run-task": run_task_policy(), "forecast-code-task": code_task_policy()}
+    identity = {
+        "forecast-dagster": dagster_role_policy(),
+        "forecast-run-execution": run_execution_policy(),
+        "forecast-run-task": run_task_policy(),
+        "forecast-code-task": code_task_policy(),
+    }
     star_resource_actions = set()
     for role, policy in identity.items():
         assert policy["Version"] == "2012-10-17", role
@@ -499,13 +529,23 @@ def test_execution_role_resolves_every_secret_of_the_run_task_definition() -> No
         else:
             action, resource = "ssm:GetParameters", arn
         assert engine(policy, action, resource) == PermissionResult.PERMITTED, secret["name"]
-    assert engine(policy, "secretsmanager:GetSecretValue",
-                  f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:forecast/other-AbC123") == PermissionResult.NEUTRAL
+    assert (
+        engine(
+            policy,
+            "secretsmanager:GetSecretValue",
+            f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:forecast/other-AbC123",
+        )
+        == PermissionResult.NEUTRAL
+    )
     image_repo = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/forecast-assets"
     log_stream = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/forecast/dagster:log-stream:forecast-run/run/abc"
-    for action, resource in (("ecr:GetAuthorizationToken", "*"), ("ecr:BatchGetImage", image_repo),
-                             ("ecr:GetDownloadUrlForLayer", image_repo), ("logs:CreateLogStream", log_stream),
-                             ("logs:PutLogEvents", log_stream)):
+    for action, resource in (
+        ("ecr:GetAuthorizationToken", "*"),
+        ("ecr:BatchGetImage", image_repo),
+        ("ecr:GetDownloadUrlForLayer", image_repo),
+        ("logs:CreateLogStream", log_stream),
+        ("logs:PutLogEvents", log_stream),
+    ):
         assert engine(policy, action, resource) == PermissionResult.PERMITTED, action
     other_repo = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/other"
     assert engine(policy, "ecr:BatchGetImage", other_repo) == PermissionResult.NEUTRAL
@@ -586,7 +626,8 @@ def test_run_task_role_is_denied_outside_the_staging_prefix(world: World, as_use
     admin = world.client("s3", "admin")
     assert admin.list_objects_v2(Bucket=OTHER_BUCKET)["KeyCount"] == 1
     assert [o["Key"] for o in admin.list_objects_v2(Bucket=BUCKET, Prefix="outside/")["Contents"]] == [
-        "outside/notes.txt"]
+        "outside/notes.txt"
+    ]
     assert admin.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}-evil/")["KeyCount"] == 0
     admin.head_bucket(Bucket=BUCKET)
 
@@ -603,8 +644,11 @@ def test_run_task_role_may_not_publish_alerts(world: World, as_user) -> None:
         assert_access_denied(sns.list_topics)
     as_user("run-task-any-resource")
     with pytest.raises(AlertDeliveryError) as refused:  # the product's sink
-        SnsAlertSink(topic_arn=ALERTS_TOPIC_ARN, region_name=REGION, endpoint_url=world.endpoint,
-                     ).send(Alert(kind=CHECK_FAILED, severity="ERROR", summary="x", run_id="r", run_url="u"))
+        SnsAlertSink(
+            topic_arn=ALERTS_TOPIC_ARN,
+            region_name=REGION,
+            endpoint_url=world.endpoint,
+        ).send(Alert(kind=CHECK_FAILED, severity="ERROR", summary="x", run_id="r", run_url="u"))
     assert "AccessDenied" in str(refused.value) and "user/run-task-any-resource" in str(refused.value)
     assert engine(run_task_policy(), "sns:Publish", ALERTS_TOPIC_ARN) == PermissionResult.NEUTRAL
 
@@ -622,12 +666,20 @@ def test_code_task_role_publishes_alerts_and_nothing_else(world: World, as_user)
     admin_sqs, admin_sns = world.client("sqs", "admin"), world.client("sns", "admin")
     queue = admin_sqs.create_queue(QueueName=f"alerts-inbox-{SUFFIX}")["QueueUrl"]
     queue_arn = admin_sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    admin_sns.subscribe(TopicArn=ALERTS_TOPIC_ARN, Protocol="sqs", Endpoint=queue_arn,
-                        Attributes={"RawMessageDelivery": "true"})
+    admin_sns.subscribe(
+        TopicArn=ALERTS_TOPIC_ARN, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+    )
 
     as_user("code-task-sns-any-resource")
-    alert = Alert(kind=CHECK_FAILED, severity="ERROR", summary=f"IAM test {SUFFIX}", run_id="run-1",
-                  run_url="http://127.0.0.1:3000/runs/run-1", asset="raw/BE", check="no_rejects")
+    alert = Alert(
+        kind=CHECK_FAILED,
+        severity="ERROR",
+        summary=f"IAM test {SUFFIX}",
+        run_id="run-1",
+        run_url="http://127.0.0.1:3000/runs/run-1",
+        asset="raw/BE",
+        check="no_rejects",
+    )
     SnsAlertSink(topic_arn=ALERTS_TOPIC_ARN, region_name=REGION, endpoint_url=world.endpoint).send(alert)
     messages = admin_sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in messages] == [alert.text()]
@@ -637,8 +689,9 @@ def test_code_task_role_publishes_alerts_and_nothing_else(world: World, as_user)
     assert_access_denied(sns.delete_topic, TopicArn=ALERTS_TOPIC_ARN)
     assert_access_denied(sns.subscribe, TopicArn=ALERTS_TOPIC_ARN, Protocol="email", Endpoint="x@example.com")
     assert_access_denied(sns.create_topic, Name=f"new-{SUFFIX}")
-    assert_access_denied(sns.set_topic_attributes, TopicArn=ALERTS_TOPIC_ARN, AttributeName="Policy",
-                         AttributeValue="{}")
+    assert_access_denied(
+        sns.set_topic_attributes, TopicArn=ALERTS_TOPIC_ARN, AttributeName="Policy", AttributeValue="{}"
+    )
     assert_access_denied(sns.list_topics)
     # No S3: not the staging zone, not the bucket.
     staging = zone(world)
@@ -653,20 +706,32 @@ def test_code_task_role_publishes_alerts_and_nothing_else(world: World, as_user)
     # No ECS (the daemon launches runs, not the code location), no IAM.
     ecs = world.client("ecs", "code-task-sns-any-resource")
     assert_access_denied(ecs.describe_task_definition, taskDefinition=RUN_FAMILY)
-    assert_access_denied(ecs.run_task, cluster=CLUSTER, taskDefinition=RUN_FAMILY, launchType="FARGATE",
-                         networkConfiguration={"awsvpcConfiguration": {"subnets": [world.subnet]}})
+    assert_access_denied(
+        ecs.run_task,
+        cluster=CLUSTER,
+        taskDefinition=RUN_FAMILY,
+        launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": [world.subnet]}},
+    )
     assert_access_denied(ecs.list_tasks, cluster=CLUSTER)
     assert_access_denied(ecs.list_clusters)
     assert_access_denied(world.client("iam", "code-task-sns-any-resource").list_users)
 
     policy = code_task_policy()
     assert engine(policy, "sns:Publish", ALERTS_TOPIC_ARN) == PermissionResult.PERMITTED
-    for arn in (OTHER_TOPIC_ARN, f"arn:aws:sns:{REGION}:{ACCOUNT}:{ALERTS_TOPIC}-archive",
-                f"arn:aws:sns:eu-west-1:{ACCOUNT}:{ALERTS_TOPIC}", f"arn:aws:sns:{REGION}:210987654321:{ALERTS_TOPIC}"):
+    for arn in (
+        OTHER_TOPIC_ARN,
+        f"arn:aws:sns:{REGION}:{ACCOUNT}:{ALERTS_TOPIC}-archive",
+        f"arn:aws:sns:eu-west-1:{ACCOUNT}:{ALERTS_TOPIC}",
+        f"arn:aws:sns:{REGION}:210987654321:{ALERTS_TOPIC}",
+    ):
         assert engine(policy, "sns:Publish", arn) == PermissionResult.NEUTRAL, arn  # implicit deny
-    for action, resource in (("sns:Subscribe", ALERTS_TOPIC_ARN), ("sns:SetTopicAttributes", ALERTS_TOPIC_ARN),
-                             ("s3:GetObject", f"arn:aws:s3:::{BUCKET}/{PREFIX}/x"),
-                             ("ecs:RunTask", f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{RUN_FAMILY}:1")):
+    for action, resource in (
+        ("sns:Subscribe", ALERTS_TOPIC_ARN),
+        ("sns:SetTopicAttributes", ALERTS_TOPIC_ARN),
+        ("s3:GetObject", f"arn:aws:s3:::{BUCKET}/{PREFIX}/x"),
+        ("ecs:RunTask", f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{RUN_FAMILY}:1"),
+    ):
         assert engine(policy, action, resource) == PermissionResult.NEUTRAL, action
 
 
@@ -682,8 +747,10 @@ def test_dagster_role_on_the_server(world: World) -> None:
     td = run_task_definition()
     assert (described["taskRoleArn"], described["executionRoleArn"]) == (td["taskRoleArn"], td["executionRoleArn"])
     for call, kwargs in (
-        (ecs.register_task_definition, {"family": f"evil-{SUFFIX}", "containerDefinitions": [
-            {"name": "x", "image": "x", "memory": 128}]}),
+        (
+            ecs.register_task_definition,
+            {"family": f"evil-{SUFFIX}", "containerDefinitions": [{"name": "x", "image": "x", "memory": 128}]},
+        ),
         (ecs.create_cluster, {"clusterName": f"evil-{SUFFIX}"}),
         (ecs.delete_cluster, {"cluster": CLUSTER}),
         (ecs.list_clusters, {}),
@@ -701,10 +768,16 @@ def test_dagster_role_on_the_server(world: World) -> None:
     # nothing else does.
     ecs = world.client("ecs", "dagster-ecs-any-resource")
     task = ecs.run_task(
-        cluster=CLUSTER, taskDefinition=RUN_FAMILY, launchType="FARGATE",
-        networkConfiguration={"awsvpcConfiguration": {"subnets": [world.subnet],
-                                                      "securityGroups": [world.security_group],
-                                                      "assignPublicIp": "DISABLED"}},
+        cluster=CLUSTER,
+        taskDefinition=RUN_FAMILY,
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": [world.subnet],
+                "securityGroups": [world.security_group],
+                "assignPublicIp": "DISABLED",
+            }
+        },
         overrides={"containerOverrides": [{"name": "run", "command": ["dagster", "api", "execute_run", "{}"]}]},
         tags=[{"key": "project", "value": "forecast"}],
     )["tasks"][0]["taskArn"]
@@ -712,8 +785,11 @@ def test_dagster_role_on_the_server(world: World) -> None:
     assert ecs.describe_tasks(cluster=CLUSTER, tasks=[task])["tasks"][0]["taskArn"] == task
     ecs.stop_task(cluster=CLUSTER, task=task)
     assert_access_denied(ecs.list_tasks, cluster=CLUSTER)  # the launcher does not list tasks
-    assert_access_denied(ecs.register_task_definition, family=f"evil-{SUFFIX}",
-                         containerDefinitions=[{"name": "x", "image": "x", "memory": 128}])
+    assert_access_denied(
+        ecs.register_task_definition,
+        family=f"evil-{SUFFIX}",
+        containerDefinitions=[{"name": "x", "image": "x", "memory": 128}],
+    )
     assert_access_denied(ecs.update_service, cluster=CLUSTER, service="forecast-daemon", desiredCount=0)
     assert_access_denied(ecs.list_clusters)
 
@@ -806,12 +882,19 @@ def test_moto_server_cannot_scope_sns_and_ecs_resources(world: World, as_user) -
     """moto authorises SNS and ECS requests against Resource "*": the docs' scoped grants are refused."""
     assert_access_denied(world.client("sns", "code-task").publish, TopicArn=ALERTS_TOPIC_ARN, Message="x")
     assert_access_denied(
-        world.client("ecs", "dagster").run_task, cluster=CLUSTER, taskDefinition=RUN_FAMILY, launchType="FARGATE",
-        networkConfiguration={"awsvpcConfiguration": {"subnets": [world.subnet]}})
+        world.client("ecs", "dagster").run_task,
+        cluster=CLUSTER,
+        taskDefinition=RUN_FAMILY,
+        launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": [world.subnet]}},
+    )
     as_user("code-task")
     with pytest.raises(AlertDeliveryError) as refused:  # the product's sink with the docs' policy, under moto
-        SnsAlertSink(topic_arn=ALERTS_TOPIC_ARN, region_name=REGION, endpoint_url=world.endpoint,
-                     ).send(Alert(kind=CHECK_FAILED, severity="WARN", summary="x", run_id="r", run_url="u"))
+        SnsAlertSink(
+            topic_arn=ALERTS_TOPIC_ARN,
+            region_name=REGION,
+            endpoint_url=world.endpoint,
+        ).send(Alert(kind=CHECK_FAILED, severity="WARN", summary="x", run_id="r", run_url="u"))
     assert "AccessDenied" in str(refused.value) and "user/code-task" in str(refused.value)
 
 
@@ -836,6 +919,7 @@ def test_moto_cannot_evaluate_the_bucket_policy_sse_condition(world: World, as_u
     assert encrypted.value.__cause__.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     with pytest.raises(ClientError) as plain:
         world.client("s3", "sse-probe").put_object(
-            Bucket=PROBE_BUCKET, Key=f"{PREFIX}/{unique_key('plain.txt')}", Body=b"plain")
+            Bucket=PROBE_BUCKET, Key=f"{PREFIX}/{unique_key('plain.txt')}", Body=b"plain"
+        )
     assert plain.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     assert world.client("s3", "admin").list_objects_v2(Bucket=PROBE_BUCKET)["KeyCount"] == 0

@@ -19,7 +19,7 @@ from pymongo.errors import OperationFailure
 from forecast_assets.definitions import build_defs
 from forecast_assets.feeds import raw_asset_key
 from forecast_assets.mongo.assets import WEATHER_MEASUREMENTS
-from forecast_assets.mongo.load import MEASUREMENTS
+from forecast_assets.mongo.collection_setup import MEASUREMENTS
 from forecast_assets.mongo.resources import MongoAuthenticationError, MongoResource, MongoUnavailableError
 from forecast_assets.staging import LocalStagingZone
 from forecast_assets.weather.assets import WEATHER_DATA
@@ -29,8 +29,6 @@ from forecast_assets_tests.security import MONGO_USER, start_auth_server
 DAY = "2024-10-05"
 RAW_KEYS = {raw_asset_key(s) for s in ("BE", "FR", "InfoClimat")}
 WRONG_PASSWORD = "wrong-" + secrets.token_urlsafe(16)
-
-
 
 
 @pytest.fixture(scope="module")
@@ -43,16 +41,26 @@ def day_staging(tmp_path_factory: pytest.TempPathFactory) -> LocalStagingZone:
     return staging
 
 
-def resource(port: int, *, user: str | None = None, password: str | None = None, in_uri: bool = False,
-             database: str = "weather_db", **kwargs) -> MongoResource:
+def resource(
+    port: int,
+    *,
+    user: str | None = None,
+    password: str | None = None,
+    in_uri: bool = False,
+    database: str = "weather_db",
+    **kwargs,
+) -> MongoResource:
     settings = dict(server_selection_timeout_ms=2000, max_attempts=2, backoff_seconds=0.05) | kwargs
     if in_uri:
         return MongoResource(uri=f"mongodb://{user}:{password}@127.0.0.1:{port}/", database=database, **settings)
-    return MongoResource(uri=f"mongodb://127.0.0.1:{port}/", database=database, username=user,
-                         password=password, **settings)
+    return MongoResource(
+        uri=f"mongodb://127.0.0.1:{port}/", database=database, username=user, password=password, **settings
+    )
 
 
-def load_day(staging: LocalStagingZone, mongo: MongoResource, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+def load_day(
+    staging: LocalStagingZone, mongo: MongoResource, instance: dg.DagsterInstance
+) -> dg.ExecuteInProcessResult:
     defs = build_defs(resource_overrides={"staging": staging, "mongo": mongo}, env="local")
     job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection={WEATHER_MEASUREMENTS})
     return job.execute_in_process(partition_key=DAY, instance=instance, raise_on_error=False)
@@ -71,8 +79,13 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
 @pytest.mark.integration
 @pytest.mark.parametrize("in_uri", [True, False], ids=["in_uri", "username_password_fields"])
 def test_correct_credentials_ping_and_load_one_day(auth_server, mongo_password: str, day_staging, in_uri: bool) -> None:
-    mongo = resource(auth_server.port, user=MONGO_USER, password=mongo_password, in_uri=in_uri,
-                     database=f"weather_db_{'uri' if in_uri else 'fields'}")
+    mongo = resource(
+        auth_server.port,
+        user=MONGO_USER,
+        password=mongo_password,
+        in_uri=in_uri,
+        database=f"weather_db_{'uri' if in_uri else 'fields'}",
+    )
     try:
         assert mongo.ping() > 0
         with dg.DagsterInstance.ephemeral() as instance:
@@ -163,8 +176,9 @@ def test_authentication_over_tls(tmp_path: Path) -> None:
     port = server.port
     secure = resource(port, user=MONGO_USER, password=password, tls=True, tls_ca_file=str(ca))
     plain = resource(port, user=MONGO_USER, password=password, server_selection_timeout_ms=500, max_attempts=1)
-    untrusted = resource(port, user=MONGO_USER, password=password, tls=True, server_selection_timeout_ms=500,
-                         max_attempts=1)
+    untrusted = resource(
+        port, user=MONGO_USER, password=password, tls=True, server_selection_timeout_ms=500, max_attempts=1
+    )
     wrong = resource(port, user=MONGO_USER, password=WRONG_PASSWORD, tls=True, tls_ca_file=str(ca))
     try:
         assert secure.ping() > 0

@@ -97,8 +97,9 @@ class FaultyS3Proxy:
         connection = http.client.HTTPConnection(*self.upstream, timeout=30)
         try:
             forwarded = {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
-            connection.request(method, path, body=body if body or method in ("PUT", "POST") else None,
-                               headers=forwarded)
+            connection.request(
+                method, path, body=body if body or method in ("PUT", "POST") else None, headers=forwarded
+            )
             response = connection.getresponse()
             payload = response.read()
             kept = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
@@ -111,7 +112,7 @@ class FaultyS3Proxy:
         with self._lock:
             return [status for m, _, status in self.log if m == method]
 
-    def __enter__(self) -> "FaultyS3Proxy":
+    def __enter__(self) -> FaultyS3Proxy:
         self._thread.start()
         return self
 
@@ -140,8 +141,14 @@ def keys_on_moto(moto_server: str, bucket: str) -> list[str]:
 
 
 def zone(bucket: str, proxy: FaultyS3Proxy, max_attempts: int = 5) -> S3StagingZone:
-    return S3StagingZone(bucket=bucket, prefix=PREFIX, endpoint_url=proxy.endpoint, max_attempts=max_attempts,
-                         connect_timeout_seconds=1, read_timeout_seconds=5)
+    return S3StagingZone(
+        bucket=bucket,
+        prefix=PREFIX,
+        endpoint_url=proxy.endpoint,
+        max_attempts=max_attempts,
+        connect_timeout_seconds=1,
+        read_timeout_seconds=5,
+    )
 
 
 def test_proxy_forwards_to_moto_when_healthy(bucket: str, proxy: FaultyS3Proxy, moto_server: str) -> None:
@@ -161,8 +168,11 @@ def test_write_succeeds_after_transient_5xx(bucket: str, proxy: FaultyS3Proxy, m
 
     assert uri == f"s3://{bucket}/{PREFIX}/{KEY}"
     assert proxy.requests("PUT") == [503, 503, 200]  # retried by botocore, not by hand
-    body = boto3.client("s3", region_name="us-east-1", endpoint_url=moto_server).get_object(
-        Bucket=bucket, Key=f"{PREFIX}/{KEY}")["Body"].read()
+    body = (
+        boto3.client("s3", region_name="us-east-1", endpoint_url=moto_server)
+        .get_object(Bucket=bucket, Key=f"{PREFIX}/{KEY}")["Body"]
+        .read()
+    )
     assert body == data  # the whole payload, byte for byte
 
 
@@ -208,8 +218,7 @@ def test_raw_run_fails_while_staging_is_down_and_the_next_run_lands_the_day(
     monkeypatch.setenv("FORECAST_ALERT_FILE", str(tmp_path / "alerts.jsonl"))
     staging = zone(bucket, proxy, max_attempts=2)
     defs = build_defs(resource_overrides={"staging": staging, "mongo": None}, env="local")
-    job = defs.resolve_implicit_global_asset_job_def().get_subset(
-        asset_selection={raw_asset_key(s) for s in SOURCES})
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection={raw_asset_key(s) for s in SOURCES})
 
     proxy.down = True
     with dg.DagsterInstance.ephemeral() as instance:

@@ -35,16 +35,22 @@ DAY = "2024-10-05"
 # --- 1. the repository --------------------------------------------------------------------------
 
 # The patterns are written so that this file does not match them itself.
-MONGO_URI_WITH_PASSWORD = re.compile(r"mongodb(?:\+srv)?://(?P<user>[^\s:/@'\"]+):(?P<password>[^\s@/'\"]+)@(?P<host>[^\s/?'\",]+)")
+MONGO_URI_WITH_PASSWORD = re.compile(
+    r"mongodb(?:\+srv)?://(?P<user>[^\s:/@'\"]+):(?P<password>[^\s@/'\"]+)@(?P<host>[^\s/?'\",]+)"
+)
 AWS_ACCESS_KEY = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
 PRIVATE_KEY = re.compile(r"-{5}BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-{5}")
 IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])")
 KNOWN_PASSWORD = re.compile("Forecast" + "Secure", re.I)
 
 #: Passwords that are obviously placeholders (templates, masks, dummies of the docs).
-PLACEHOLDER_PASSWORD = re.compile(r"^(?:\{[^}]*\}|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|<[^>]*>|\*+|\.\.\.|x+|pass(?:word)?)$", re.I)
+PLACEHOLDER_PASSWORD = re.compile(
+    r"^(?:\{[^}]*\}|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|<[^>]*>|\*+|\.\.\.|x+|pass(?:word)?)$", re.I
+)
 #: Hosts that cannot be a real deployment (RFC 2606 names, loopback).
-PLACEHOLDER_HOST = re.compile(r"^(?:[^:]*\.example|example\.(?:com|org|net)|[^:]*\.invalid|localhost|127\.0\.0\.1)(?::\d+)?$", re.I)
+PLACEHOLDER_HOST = re.compile(
+    r"^(?:[^:]*\.example|example\.(?:com|org|net)|[^:]*\.invalid|localhost|127\.0\.0\.1)(?::\d+)?$", re.I
+)
 
 ALLOWED_IPS = {"127.0.0.1", "0.0.0.0"}
 DOCUMENTATION_NETS = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")]
@@ -57,7 +63,10 @@ def tracked_files() -> list[Path]:
     try:
         listing = subprocess.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=REPO, capture_output=True, check=True, timeout=60,
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+            timeout=60,
         ).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         pytest.skip(f"not a git checkout (or no git): {exc}")
@@ -144,8 +153,6 @@ def test_repository_holds_no_secret() -> None:
 # --- 2. what a run records ----------------------------------------------------------------------
 
 
-
-
 @pytest.mark.integration
 @pytest.mark.parametrize("credentials", ["in_uri", "env_var_fields"])
 def test_one_day_lineage_records_neither_password_nor_token(
@@ -155,16 +162,21 @@ def test_one_day_lineage_records_neither_password_nor_token(
     monkeypatch.setenv("INFOCLIMAT_TOKEN", token)
     monkeypatch.setenv("FORECAST_INFOCLIMAT_SOURCE", str(INFOCLIMAT_RESPONSE))  # the saved sample, no live API
     monkeypatch.setenv("FORECAST_ALERT_FILE", str(tmp_path / "alerts.jsonl"))
-    settings = dict(database=f"weather_db_{credentials}", server_selection_timeout_ms=3000, max_attempts=2,
-                    backoff_seconds=0.05)
+    settings = dict(
+        database=f"weather_db_{credentials}", server_selection_timeout_ms=3000, max_attempts=2, backoff_seconds=0.05
+    )
     if credentials == "in_uri":  # mongodb://user:password@host/
         mongo = MongoResource(uri=f"mongodb://{MONGO_USER}:{mongo_password}@127.0.0.1:{auth_server.port}/", **settings)
         shown_as = f"mongodb://{MONGO_USER}:***@127.0.0.1:{auth_server.port}/"
     else:  # as production binds it: separate fields from their own secrets, resolved at run time
         monkeypatch.setenv("MONGO_USERNAME", MONGO_USER)
         monkeypatch.setenv("MONGO_PASSWORD", mongo_password)
-        mongo = MongoResource(uri=f"mongodb://127.0.0.1:{auth_server.port}/", username=dg.EnvVar("MONGO_USERNAME"),
-                              password=dg.EnvVar("MONGO_PASSWORD"), **settings)
+        mongo = MongoResource(
+            uri=f"mongodb://127.0.0.1:{auth_server.port}/",
+            username=dg.EnvVar("MONGO_USERNAME"),
+            password=dg.EnvVar("MONGO_PASSWORD"),
+            **settings,
+        )
         shown_as = f"mongodb://127.0.0.1:{auth_server.port}/"
     staging = LocalStagingZone(root=str(tmp_path / "staging"))
     defs = build_defs(resource_overrides={"staging": staging, "mongo": mongo}, env="local")
@@ -190,7 +202,8 @@ def test_one_day_lineage_records_neither_password_nor_token(
         texts[f"event {index} ({entry.dagster_event_type or 'log'})"] = serialize_value(entry)
     texts |= {
         f"staged {p.relative_to(tmp_path)}": p.read_text(errors="replace")
-        for p in (tmp_path / "staging").rglob("*") if p.is_file()
+        for p in (tmp_path / "staging").rglob("*")
+        if p.is_file()
     }
     assert len(entries) > 20
     # Positive control: the scanned text does hold the run's metadata (the redacted URI, the row counts).
@@ -199,8 +212,11 @@ def test_one_day_lineage_records_neither_password_nor_token(
         leaks = [where for where, text in texts.items() if secret in text]
         assert not leaks, f"the {what} appears in: {leaks}"
 
-    resolved = MongoResource(uri=f"mongodb://{MONGO_USER}:{mongo_password}@127.0.0.1:{auth_server.port}/",
-                             username=MONGO_USER, password=mongo_password)
+    resolved = MongoResource(
+        uri=f"mongodb://{MONGO_USER}:{mongo_password}@127.0.0.1:{auth_server.port}/",
+        username=MONGO_USER,
+        password=mongo_password,
+    )
     for resource in (mongo, resolved):
         for text in (repr(resource), str(resource), resource.redacted_uri()):
             assert mongo_password not in text

@@ -15,12 +15,12 @@ import boto3
 import dagster as dg
 import pytest
 
+from forecast_assets.operations.landing_history import landing_history, restore_landing
+from forecast_assets.operations.landing_history import main as history_cli
 from forecast_assets.raw.assets import land_batch
 from forecast_assets.raw.records import RawBatch, reject, with_lineage
 from forecast_assets.staging import LocalStagingZone, S3StagingZone, StagingZone, StagingZoneError
 from forecast_assets.staging import resources as staging_resources
-from forecast_assets.operations.landing_history import landing_history, restore_landing
-from forecast_assets.operations.landing_history import main as history_cli
 
 S3_PREFIX = "forecast/staging"
 KEY = "raw/BE/011024/IICHTE19.jsonl"
@@ -85,7 +85,7 @@ def test_json_round_trip(zone: StagingZone) -> None:
     doc = {"unit": "°C", "space": "\u00a0", "when": dt.datetime(2024, 10, 1, 6, 30), "rows": [1, 2]}
     uri = zone.write_json("meta/run.json", doc)
     assert uri == zone.uri("meta/run.json")
-    assert "°C".encode("utf-8") in zone.read_bytes("meta/run.json")
+    assert "°C".encode() in zone.read_bytes("meta/run.json")
     assert zone.read_json("meta/run.json") == {**doc, "when": "2024-10-01 06:30:00"}
 
 
@@ -348,10 +348,14 @@ T1, T2, T3 = "2024-10-05T06:00:00+00:00", "2024-10-06T07:30:00+00:00", "2024-10-
 def _batch(ingested_at: str, temps: list[str], rejected: Sequence[str] = ()) -> RawBatch:
     """A BE day as a reader returns it: one row per temperature, one reject per rejected text."""
     uri = "file:///sources/be.xlsx"
-    rows = [with_lineage({"Time": f"00:0{i}", "Temperature": t}, uri, f"row={i + 2}", ingested_at)
-            for i, t in enumerate(temps)]
-    rejects = [reject(f"bad value {text!r}", {"Temperature": text}, uri, f"row={i + 90}", ingested_at)
-               for i, text in enumerate(rejected)]
+    rows = [
+        with_lineage({"Time": f"00:0{i}", "Temperature": t}, uri, f"row={i + 2}", ingested_at)
+        for i, t in enumerate(temps)
+    ]
+    rejects = [
+        reject(f"bad value {text!r}", {"Temperature": text}, uri, f"row={i + 90}", ingested_at)
+        for i, text in enumerate(rejected)
+    ]
     return RawBatch(source_uri=uri, rows=rows, rejects=rejects)
 
 
@@ -431,8 +435,9 @@ def test_restoring_an_unknown_version_names_source_day_and_what_exists(zone: Sta
     assert zone.read_jsonl(LANDED)[0]["Temperature"] == "2"  # nothing changed
 
 
-def test_history_cli_lists_and_restores_the_local_zone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                       capsys: pytest.CaptureFixture) -> None:
+def test_history_cli_lists_and_restores_the_local_zone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     monkeypatch.setenv("FORECAST_ENV", "local")
     monkeypatch.setenv("FORECAST_STAGING_DIR", str(tmp_path / "from-env"))
     zone = LocalStagingZone(root=str(tmp_path / "from-env"))
@@ -463,12 +468,24 @@ def test_history_cli_runs_as_a_module_against_the_production_s3_zone(
     land_batch(zone, "BE", DAY, _batch(T1, ["1", "2"]))
     good = zone.read_bytes(LANDED)
     land_batch(zone, "BE", DAY, _batch(T2, ["9"]))
-    env = {**os.environ, "FORECAST_ENV": "production", "FORECAST_S3_BUCKET": bucket,
-           "FORECAST_S3_PREFIX": S3_PREFIX, "FORECAST_S3_ENDPOINT_URL": moto_server, "AWS_REGION": "us-east-1"}
+    env = {
+        **os.environ,
+        "FORECAST_ENV": "production",
+        "FORECAST_S3_BUCKET": bucket,
+        "FORECAST_S3_PREFIX": S3_PREFIX,
+        "FORECAST_S3_ENDPOINT_URL": moto_server,
+        "AWS_REGION": "us-east-1",
+    }
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "forecast_assets.operations.landing_history", *args], env=env,
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "forecast_assets.operations.landing_history", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     listed = cli("list", "BE", DAY)
     assert listed.returncode == 0, listed.stderr

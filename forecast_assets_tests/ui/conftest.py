@@ -50,9 +50,19 @@ concurrency:
 
 #: Variables that would point the local environment away from the sample data / embedded MongoDB.
 UNSET = (
-    "FORECAST_ENV", "MONGO_URI", "MONGO_DATABASE", "MONGO_USERNAME", "MONGO_PASSWORD",
-    "MONGO_TLS_CA_FILE", "FORECAST_BE_SOURCE", "FORECAST_FR_SOURCE", "FORECAST_INFOCLIMAT_SOURCE",
-    "INFOCLIMAT_TOKEN", "INFOCLIMAT_BASE_URL", "FORECAST_S3_BUCKET", "FORECAST_S3_PREFIX",
+    "FORECAST_ENV",
+    "MONGO_URI",
+    "MONGO_DATABASE",
+    "MONGO_USERNAME",
+    "MONGO_PASSWORD",
+    "MONGO_TLS_CA_FILE",
+    "FORECAST_BE_SOURCE",
+    "FORECAST_FR_SOURCE",
+    "FORECAST_INFOCLIMAT_SOURCE",
+    "INFOCLIMAT_TOKEN",
+    "INFOCLIMAT_BASE_URL",
+    "FORECAST_S3_BUCKET",
+    "FORECAST_S3_PREFIX",
     "FORECAST_S3_ENDPOINT_URL",
 )
 
@@ -89,7 +99,8 @@ class DagsterUI:
         """The end of each process's log, for assertion messages."""
         return "\n".join(
             f"--- {name} ({path}) ---\n{path.read_text(errors='replace')[-chars:]}"
-            for name, path in self.logs.items() if path.exists()
+            for name, path in self.logs.items()
+            if path.exists()
         )
 
 
@@ -108,8 +119,13 @@ def _start(name: str, args: list[str], env: dict[str, str], log: IO[bytes]) -> s
             raise RuntimeError(f"{args[0]} not found next to {sys.executable} or on PATH")
         command = Path(found)
     return subprocess.Popen(
-        [str(command), *args[1:]], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, start_new_session=True,
+        [str(command), *args[1:]],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
@@ -154,9 +170,7 @@ def _wait_until_loaded(ui: DagsterUI, processes: dict[str, subprocess.Popen]) ->
     while time.monotonic() < deadline:
         for name, process in processes.items():
             if process.poll() is not None:
-                raise RuntimeError(
-                    f"{name} exited with code {process.returncode} while starting\n{ui.log_tails()}"
-                )
+                raise RuntimeError(f"{name} exited with code {process.returncode} while starting\n{ui.log_tails()}")
         try:
             ui.session.get(f"{ui.url}/server_info", timeout=5).raise_for_status()
             workspace = ui.graphql(LOCATION_QUERY, timeout=10)["workspaceOrError"]
@@ -172,16 +186,18 @@ def _wait_until_loaded(ui: DagsterUI, processes: dict[str, subprocess.Popen]) ->
         except (requests.RequestException, GraphQLError, ValueError) as error:
             last = repr(error)
         time.sleep(1)
-    raise RuntimeError(
-        f"the webserver did not load {LOCATION} within {STARTUP_TIMEOUT_S}s ({last})\n{ui.log_tails()}"
-    )
+    raise RuntimeError(f"the webserver did not load {LOCATION} within {STARTUP_TIMEOUT_S}s ({last})\n{ui.log_tails()}")
 
 
 def _stop_embedded_mongo(env: dict[str, str], state_dir: Path) -> None:
     """Stop the SecantusDB server a run started (a no-op when none runs)."""
     subprocess.run(
-        [sys.executable, "-m", "forecast_assets.mongo.local_server", "stop", "--state-dir", str(state_dir)],
-        cwd=REPO, env=env, capture_output=True, timeout=60, check=False,
+        [sys.executable, "-m", "forecast_assets.mongo.embedded_server", "stop", "--state-dir", str(state_dir)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -202,15 +218,18 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUI]:
         PYTHONUNBUFFERED="1",
     )
     port = free_port()
-    ui = DagsterUI(url=f"http://{HOST}:{port}", home=home, staging_dir=staging_dir,
-                   mongo_state_dir=mongo_state_dir)
+    ui = DagsterUI(url=f"http://{HOST}:{port}", home=home, staging_dir=staging_dir, mongo_state_dir=mongo_state_dir)
     ui.session.trust_env = False  # never send 127.0.0.1 traffic through an HTTP(S)_PROXY
     ui.logs = {"webserver": LOGS / "webserver.log", "daemon": LOGS / "daemon.log"}
 
     # Create the SQLite storage once, before two processes would race to create its tables.
     migrate = subprocess.run(
         [sys.executable, "-m", "dagster", "instance", "migrate"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert migrate.returncode == 0, f"dagster instance migrate failed:\n{migrate.stdout}\n{migrate.stderr}"
 
@@ -218,8 +237,10 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUI]:
     log_files = {name: path.open("wb") for name, path in ui.logs.items()}
     try:
         processes["webserver"] = _start(
-            "webserver", ["dagster-webserver", "-w", "workspace.yaml", "-h", HOST, "-p", str(port)],
-            env, log_files["webserver"],
+            "webserver",
+            ["dagster-webserver", "-w", "workspace.yaml", "-h", HOST, "-p", str(port)],
+            env,
+            log_files["webserver"],
         )
         processes["daemon"] = _start(
             "daemon", ["dagster-daemon", "run", "-w", "workspace.yaml"], env, log_files["daemon"]

@@ -56,8 +56,14 @@ BLOCKS_DAY_TEXT = "Blocks its day: a failed day is not loaded into MongoDB."
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SCREENSHOT = ARTIFACTS / "asset_graph.png"
 PARTITION_SCREENSHOT = ARTIFACTS / "weather_data_partition.png"
@@ -88,7 +94,9 @@ def test_asset_graph_lineage_and_checks(dagster_ui: DagsterUI):
 
     assert set(nodes) == ASSETS
     assert {k: nodes[k]["groupName"] for k in nodes} == {
-        **{k: "raw" for k in RAW}, WEATHER_DATA: "weather", MONGO: "mongodb"
+        **{k: "raw" for k in RAW},
+        WEATHER_DATA: "weather",
+        MONGO: "mongodb",
     }
     assert all(n["isPartitioned"] for n in nodes.values())
     assert all("weather_pipeline" in n["jobNames"] for n in nodes.values())
@@ -241,11 +249,10 @@ def _wait_for_run(ui: DagsterUI, run_id: str) -> dict:
     if run is None or run["status"] != "SUCCESS":
         errors = [
             f"{e.get('stepKey')}: {e.get('message')}"
-            for e in _run_events(ui, run_id) if e.get("level") in ("ERROR", "CRITICAL")
+            for e in _run_events(ui, run_id)
+            if e.get("level") in ("ERROR", "CRITICAL")
         ]
-        daemons = ui.graphql(
-            "{ instance { daemonHealth { allDaemonStatuses { daemonType healthy required } } } }"
-        )
+        daemons = ui.graphql("{ instance { daemonHealth { allDaemonStatuses { daemonType healthy required } } } }")
         pytest.fail(
             f"run {run_id} is {run and run['status']} after {RUN_TIMEOUT_S}s (expected SUCCESS)\n"
             f"errors: {json.dumps(errors, indent=1)[:6000]}\ndaemons: {daemons}\n{ui.log_tails()}"
@@ -262,20 +269,34 @@ def _lines(path: Path) -> int:
 def days_run(dagster_ui: DagsterUI) -> dict:
     """ONE run of the weather_pipeline job over DAYS, launched as the Launchpad does for a range of
     partitions; the run is queued, and the daemon dequeues and launches it. Its id and events."""
-    launched = dagster_ui.graphql(LAUNCH_RUN, {"params": {
-        "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY,
-                     "jobName": "weather_pipeline"},
-        "runConfigData": {},
-        "executionMetadata": {"tags": [{"key": "dagster/asset_partition_range_start", "value": DAYS[0]},
-                                       {"key": "dagster/asset_partition_range_end", "value": DAYS[-1]}]},
-    }})["launchRun"]
+    launched = dagster_ui.graphql(
+        LAUNCH_RUN,
+        {
+            "params": {
+                "selector": {
+                    "repositoryLocationName": LOCATION,
+                    "repositoryName": REPOSITORY,
+                    "jobName": "weather_pipeline",
+                },
+                "runConfigData": {},
+                "executionMetadata": {
+                    "tags": [
+                        {"key": "dagster/asset_partition_range_start", "value": DAYS[0]},
+                        {"key": "dagster/asset_partition_range_end", "value": DAYS[-1]},
+                    ]
+                },
+            }
+        },
+    )["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["run"]["runId"]
     run = _wait_for_run(dagster_ui, run_id)
     assert run["jobName"] == "weather_pipeline"
     tags = {t["key"]: t["value"] for t in run["tags"]}
     assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
-        DAYS[0], DAYS[-1])
+        DAYS[0],
+        DAYS[-1],
+    )
     return {"run_id": run_id, "events": _run_events(dagster_ui, run_id)}
 
 
@@ -296,8 +317,9 @@ def test_one_run_over_several_days_records_each_days_own_figures(dagster_ui: Dag
     run_id, events = days_run["run_id"], days_run["events"]
 
     # Every asset of the lineage was materialized once for each day of the run, and only those days.
-    materialized = [(tuple(e["assetKey"]["path"]), e["partition"])
-                    for e in events if e["__typename"] == "MaterializationEvent"]
+    materialized = [
+        (tuple(e["assetKey"]["path"]), e["partition"]) for e in events if e["__typename"] == "MaterializationEvent"
+    ]
     assert sorted(materialized) == sorted((key, day) for key in ASSETS for day in DAYS)
 
     staging = dagster_ui.staging_dir
@@ -348,13 +370,19 @@ def test_one_run_over_several_days_records_each_days_own_figures(dagster_ui: Dag
                     assert ev["success"], f"ERROR check {name} on {'/'.join(key)} failed for {day}: {ev}"
     # completeness is per day: 4 Oct has no InfoClimat data, 5 and 6 Oct are complete
     assert {d: ev["success"] for d, ev in evaluations[WEATHER_DATA]["completeness"].items()} == {
-        "2024-10-04": False, "2024-10-05": True, "2024-10-06": True}
+        "2024-10-04": False,
+        "2024-10-05": True,
+        "2024-10-06": True,
+    }
 
     # The same, as each check's execution history shows it: one execution per day, with its partition.
     for key in ERROR_CHECKS:
         for name in ERROR_CHECKS[key] | WARN_CHECKS.get(key, set()):
-            executions = [x for x in dagster_ui.graphql(CHECK_EXECUTIONS, {"key": _key(key), "check": name})
-                          ["assetCheckExecutions"] if x["runId"] == run_id]
+            executions = [
+                x
+                for x in dagster_ui.graphql(CHECK_EXECUTIONS, {"key": _key(key), "check": name})["assetCheckExecutions"]
+                if x["runId"] == run_id
+            ]
             assert sorted(x["partition"] for x in executions) == DAYS, (key, name, executions)
             for x in executions:
                 assert x["evaluation"]["partition"] == x["partition"], x
@@ -377,21 +405,27 @@ def test_check_status_per_day_as_the_checks_tab_shows_it(dagster_ui: DagsterUI, 
     'N/M passed'): completeness failed on 4 Oct only, every ERROR check succeeded on every day."""
     for key in ERROR_CHECKS:
         [node] = dagster_ui.graphql(CHECK_PARTITION_STATUSES, {"key": _key(key)})["assetNodes"]
-        statuses = {c["name"]: _status_by_day(c["partitionStatuses"]["ranges"])
-                    for c in node["assetChecksOrError"]["checks"]}
+        statuses = {
+            c["name"]: _status_by_day(c["partitionStatuses"]["ranges"]) for c in node["assetChecksOrError"]["checks"]
+        }
         for name in ERROR_CHECKS[key]:
             assert statuses[name] == dict.fromkeys(DAYS, "SUCCEEDED"), (key, name, statuses[name])
         if key == WEATHER_DATA:
-            assert statuses["completeness"] == {"2024-10-04": "FAILED", "2024-10-05": "SUCCEEDED",
-                                                "2024-10-06": "SUCCEEDED"}
+            assert statuses["completeness"] == {
+                "2024-10-04": "FAILED",
+                "2024-10-05": "SUCCEEDED",
+                "2024-10-06": "SUCCEEDED",
+            }
 
 
 def _chromium() -> str:
     """Debian's Chromium; without it the test fails on CI and is skipped elsewhere."""
     found = CHROMIUM if os.access(CHROMIUM, os.X_OK) else shutil.which("chromium")
     if not found:
-        message = (f"Chromium not found at {CHROMIUM}: install Debian's chromium "
-                   "(apt-get install chromium); Playwright cannot download browsers here")
+        message = (
+            f"Chromium not found at {CHROMIUM}: install Debian's chromium "
+            "(apt-get install chromium); Playwright cannot download browsers here"
+        )
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
@@ -416,7 +450,9 @@ def _browser_page(ui: DagsterUI, tmp_path: Path) -> Iterator:
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tempfile.mkdtemp(dir=tmp_path, prefix="chromium-profile-")),
-            executable_path=executable, args=CHROMIUM_FLAGS, headless=True,
+            executable_path=executable,
+            args=CHROMIUM_FLAGS,
+            headless=True,
             viewport={"width": 1600, "height": 1000},
         )
         try:
@@ -475,7 +511,8 @@ def _metadata_row(page, label: str) -> str:
 
 
 def test_a_partition_of_weather_data_shows_its_day_and_the_column_schema(
-        dagster_ui: DagsterUI, days_run: dict, tmp_path: Path):
+    dagster_ui: DagsterUI, days_run: dict, tmp_path: Path
+):
     staging = dagster_ui.staging_dir
     failure_shot = ARTIFACTS / "weather_data_partition_failure.png"
     failure_shot.unlink(missing_ok=True)
@@ -484,8 +521,10 @@ def test_a_partition_of_weather_data_shows_its_day_and_the_column_schema(
         try:
             # The asset's Partitions tab, one day selected: that day's materialization and metadata.
             for day in (PARTITION, DAYS[0]):
-                page.goto(f"{dagster_ui.url}/assets/weather_data?view=partitions&partition={day}",
-                          wait_until="domcontentloaded")
+                page.goto(
+                    f"{dagster_ui.url}/assets/weather_data?view=partitions&partition={day}",
+                    wait_until="domcontentloaded",
+                )
                 rows = _lines(staging / dataset_key(day))
                 count = _metadata_row(page, "dagster/row_count")
                 assert re.search(rf"\b({rows}|{rows:,})\b", count), (day, rows, count)

@@ -10,7 +10,7 @@ import pytest
 from forecast_assets.definitions import build_defs
 from forecast_assets.feeds import raw_asset_key
 from forecast_assets.mongo.assets import WEATHER_MEASUREMENTS
-from forecast_assets.mongo.load import MEASUREMENTS
+from forecast_assets.mongo.collection_setup import MEASUREMENTS
 from forecast_assets.staging import LocalStagingZone
 from forecast_assets.staging.layout import dataset_key, quality_key, raw_landed_key, transform_rejects_key
 from forecast_assets.weather.assets import WEATHER_DATA, weather_data
@@ -112,8 +112,11 @@ def test_sample_week_checks_and_reports(sample_week):
     assert reject["station_id"] == "IICHTE19" and reject["_source_position"] == "sheet=051024 row=118"
     assert staging.read_json(quality_key("2024-10-02"))["duplicates"]["count"] == 1
     assert {c["name"]: c["passed"] for c in staging.read_json(quality_key("2024-10-06"))["checks"]} == {
-        "schema_conformance": True, "unique_station_timestamp": True, "completeness": True,
-        "reconciliation": True, "station_day_rejects": True,
+        "schema_conformance": True,
+        "unique_station_timestamp": True,
+        "completeness": True,
+        "reconciliation": True,
+        "station_day_rejects": True,
     }
 
     # Each day's materialization carries that day's own figures, files, report and chart.
@@ -145,7 +148,9 @@ def day_staging(sample_week, tmp_path):
     return staging
 
 
-@dg.asset(partitions_def=weather_data.partitions_def, deps=[WEATHER_DATA], backfill_policy=dg.BackfillPolicy.single_run())
+@dg.asset(
+    partitions_def=weather_data.partitions_def, deps=[WEATHER_DATA], backfill_policy=dg.BackfillPolicy.single_run()
+)
 def downstream_load(context) -> None:
     context.log.info("loaded")
 
@@ -165,8 +170,9 @@ def test_a_physically_impossible_value_rejects_its_row_and_the_day_flows_on(day_
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key == WEATHER_DATA}
     assert evaluations["schema_conformance"].passed and evaluations["reconciliation"].passed
     [reject] = day_staging.read_jsonl(transform_rejects_key("2024-10-03"))
-    assert reject["reason"] == ("Temperature: '212.0 °F' is 100 in temperature_c, outside its physical range "
-                                "(-50 to 60)")
+    assert reject["reason"] == (
+        "Temperature: '212.0 °F' is 100 in temperature_c, outside its physical range (-50 to 60)"
+    )
     assert reject["_source_position"] == rows[10]["_source_position"]
     frame = pd.read_json(day_staging.uri(dataset_key("2024-10-03")).removeprefix("file://"), lines=True)
     assert (frame["station_id"] == "ILAMAD25").sum() == 287  # 288 raw - 1 rejected
@@ -192,20 +198,27 @@ def test_a_failed_blocking_check_blocks_its_day_only(day_staging, mongo, monkeyp
     """A de-duplication bug (simulated) lets the sample's planted duplicate of 2 Oct through: 2 Oct
     fails its blocking checks and stays out of MongoDB; 1 and 3 Oct, in the same run, are loaded."""
     days = WEEK[:3]
-    monkeypatch.setattr("forecast_assets.weather.assets.deduplicate",
-                        lambda frame: (frame.sort_values(["station_id", "timestamp"]), frame.iloc[:0]))
+    monkeypatch.setattr(
+        "forecast_assets.weather.assets.deduplicate",
+        lambda frame: (frame.sort_values(["station_id", "timestamp"]), frame.iloc[:0]),
+    )
 
-    result = run(day_staging, {WEATHER_DATA, WEATHER_MEASUREMENTS}, first=days[0], last=days[-1],
-                 resources={"mongo": mongo})
+    result = run(
+        day_staging, {WEATHER_DATA, WEATHER_MEASUREMENTS}, first=days[0], last=days[-1], resources={"mongo": mongo}
+    )
 
     assert result.success  # a bad day no longer fails the run or stops the load of the others
     evaluations = evaluations_by_day(result)
     assert set(evaluations) == {(name, day) for name in CHECK_SEVERITY for day in days}
     failed = {key for key, e in evaluations.items() if not e.passed}
-    assert failed == {("schema_conformance", "2024-10-02"), ("unique_station_timestamp", "2024-10-02"),
-                      *(("completeness", day) for day in days)}  # completeness: WARN, no InfoClimat yet
+    assert failed == {
+        ("schema_conformance", "2024-10-02"),
+        ("unique_station_timestamp", "2024-10-02"),
+        *(("completeness", day) for day in days),
+    }  # completeness: WARN, no InfoClimat yet
     assert evaluations[("unique_station_timestamp", "2024-10-02")].description == (
-        "2024-10-02: 1 duplicated (station_id, timestamp) row(s)")
+        "2024-10-02: 1 duplicated (station_id, timestamp) row(s)"
+    )
     # weather_data itself is materialized every day (the bad day's data is staged for inspection)
     assert set(materializations_by_day(result, "weather_data")) == set(days)
 
@@ -220,14 +233,18 @@ def test_a_failed_blocking_check_blocks_its_day_only(day_staging, mongo, monkeyp
     assert stored == staged_keys(day_staging, ["2024-10-01", "2024-10-03"])
     assert not stored & staged_keys(day_staging, ["2024-10-02"])
 
-    gate = {day: e for (name, day), e in evaluations_by_day(result, WEATHER_MEASUREMENTS).items()
-            if name == "weather_data_passed"}
-    assert {day: e.passed for day, e in gate.items()} == {"2024-10-01": True, "2024-10-02": False,
-                                                           "2024-10-03": True}
+    gate = {
+        day: e
+        for (name, day), e in evaluations_by_day(result, WEATHER_MEASUREMENTS).items()
+        if name == "weather_data_passed"
+    }
+    assert {day: e.passed for day, e in gate.items()} == {"2024-10-01": True, "2024-10-02": False, "2024-10-03": True}
     assert gate["2024-10-02"].description.startswith("2024-10-02: not loaded"), gate["2024-10-02"].description
     assert all(name in gate["2024-10-02"].description for name in ("schema_conformance", "unique_station_timestamp"))
     assert sorted(c.removeprefix("weather_data ") for c in gate["2024-10-02"].metadata["failed_checks"].value) == [
-        "schema_conformance", "unique_station_timestamp"]
+        "schema_conformance",
+        "unique_station_timestamp",
+    ]
     # The other checks of the load were evaluated on the loaded days only, and passed.
     other = {key for key in evaluations_by_day(result, WEATHER_MEASUREMENTS) if key[0] != "weather_data_passed"}
     assert {day for _, day in other} == {"2024-10-01", "2024-10-03"}
@@ -247,14 +264,21 @@ def test_rerunning_a_good_day_leaves_the_bad_days_status_failed(day_staging, mon
 
     with dg.DagsterInstance.ephemeral() as instance:
         with monkeypatch.context() as patch:  # the de-duplication bug: 2 Oct keeps its planted duplicate
-            patch.setattr("forecast_assets.weather.assets.deduplicate",
-                          lambda frame: (frame.sort_values(["station_id", "timestamp"]), frame.iloc[:0]))
-            first = job.execute_in_process(instance=instance, tags={
-                "dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]})
+            patch.setattr(
+                "forecast_assets.weather.assets.deduplicate",
+                lambda frame: (frame.sort_values(["station_id", "timestamp"]), frame.iloc[:0]),
+            )
+            first = job.execute_in_process(
+                instance=instance,
+                tags={"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]},
+            )
         assert first.success
         before = statuses(instance)
         assert {day: status for day, (status, _) in before.items()} == {
-            "2024-10-01": "SUCCEEDED", "2024-10-02": "FAILED", "2024-10-03": "SUCCEEDED"}
+            "2024-10-01": "SUCCEEDED",
+            "2024-10-02": "FAILED",
+            "2024-10-03": "SUCCEEDED",
+        }
 
         again = job.execute_in_process(instance=instance, partition_key="2024-10-03")
         assert again.success

@@ -11,23 +11,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecast_assets.feeds import station_window
 from forecast_assets.partitions import daily_partitions
 from forecast_assets.stations import STATIONS
-from forecast_assets.weather.checks import (
+from forecast_assets.weather.accounting import Accounting
+from forecast_assets.weather.check_specs import (
     COMPLETENESS,
     COVERAGE_THRESHOLD,
     RECONCILIATION,
     SCHEMA_CONFORMANCE,
     STATION_DAY_REJECTS,
     UNIQUE_STATION_TIMESTAMP,
-    Accounting,
     CheckOutcome,
-    check_partition,
-    expected_slots,
-    log_outcomes,
-    station_window,
     weather_check_specs,
 )
+from forecast_assets.weather.checks import check_partition, log_outcomes
+from forecast_assets.weather.completeness import expected_slots
 from forecast_assets.weather.schema import COLUMNS, MEASURE_COLUMNS, TIMESTAMP_DTYPE, WeatherData
 
 DAY = "2024-10-02"
@@ -44,13 +43,17 @@ def make_frame(timestamps: Mapping[str, Sequence]) -> pd.DataFrame:
         s = STATIONS[sid]
         ts = pd.Series(pd.DatetimeIndex(stamps, tz="UTC").as_unit("us"))
         n = len(ts)
-        part = pd.DataFrame({
-            "station_id": pd.Series([sid] * n, dtype="str"),
-            "station_name": pd.Series([s.name] * n, dtype="str"),
-            "source": pd.Series([s.provider] * n, dtype="str"),
-            "latitude": float(s.latitude), "longitude": float(s.longitude),
-            "elevation_m": float(s.elevation_m), "timestamp": ts,
-        })
+        part = pd.DataFrame(
+            {
+                "station_id": pd.Series([sid] * n, dtype="str"),
+                "station_name": pd.Series([s.name] * n, dtype="str"),
+                "source": pd.Series([s.provider] * n, dtype="str"),
+                "latitude": float(s.latitude),
+                "longitude": float(s.longitude),
+                "elevation_m": float(s.elevation_m),
+                "timestamp": ts,
+            }
+        )
         for column in MEASURE_COLUMNS:
             part[column] = np.nan
         part["temperature_c"] = 10.0 + 5 * np.sin(np.linspace(0, 3, n))
@@ -73,19 +76,23 @@ def full_day(partition_key: str = DAY, stations: Sequence[str] = tuple(STATIONS)
     return make_frame({sid: day_slots(sid, partition_key) for sid in stations})
 
 
-def accounting_for(frame: pd.DataFrame, rejected: Mapping[str, int] = {},
-                   duplicates: Mapping[str, int] = {}) -> Accounting:
+def accounting_for(
+    frame: pd.DataFrame, rejected: Mapping[str, int] = {}, duplicates: Mapping[str, int] = {}
+) -> Accounting:
     """The accounting that balances for ``frame`` (plus the given rejects and dropped duplicates)."""
     out = {str(k): int(v) for k, v in frame.groupby("station_id").size().items()}
     stations = set(out) | set(rejected) | set(duplicates)
     return Accounting(
         raw_rows={s: out.get(s, 0) + rejected.get(s, 0) + duplicates.get(s, 0) for s in stations},
-        output_rows=out, rejected=dict(rejected), duplicates_dropped=dict(duplicates),
+        output_rows=out,
+        rejected=dict(rejected),
+        duplicates_dropped=dict(duplicates),
     )
 
 
-def run_checks(frame: pd.DataFrame, accounting: Accounting | None = None,
-               partition_key: str = DAY) -> dict[str, CheckOutcome]:
+def run_checks(
+    frame: pd.DataFrame, accounting: Accounting | None = None, partition_key: str = DAY
+) -> dict[str, CheckOutcome]:
     outcomes = check_partition(partition_key, frame, accounting or accounting_for(frame), MEASURED)
     return {o.name: o for o in outcomes}
 
@@ -96,10 +103,16 @@ def test_the_helper_builds_a_frame_in_the_contract():
 
 
 def test_a_complete_valid_day_passes_every_check():
-    outcomes = run_checks(full_day(), accounting_for(full_day(), rejected={"unknown": 2, "07015": 1},
-                                                     duplicates={"IICHTE19": 3}))
-    assert [o.name for o in outcomes.values()] == [SCHEMA_CONFORMANCE, UNIQUE_STATION_TIMESTAMP,
-                                                   COMPLETENESS, RECONCILIATION, STATION_DAY_REJECTS]
+    outcomes = run_checks(
+        full_day(), accounting_for(full_day(), rejected={"unknown": 2, "07015": 1}, duplicates={"IICHTE19": 3})
+    )
+    assert [o.name for o in outcomes.values()] == [
+        SCHEMA_CONFORMANCE,
+        UNIQUE_STATION_TIMESTAMP,
+        COMPLETENESS,
+        RECONCILIATION,
+        STATION_DAY_REJECTS,
+    ]
     assert all(o.passed for o in outcomes.values()), {n: o.summary for n, o in outcomes.items()}
     assert outcomes[COMPLETENESS].details["coverage"] == {sid: 1.0 for sid in STATIONS}
     assert outcomes[COMPLETENESS].severity == "WARN"
@@ -177,16 +190,20 @@ def test_completeness_checks_null_rates_of_measured_non_sparse_columns_only():
     assert not outcome.passed
     assert outcome.details["stations_below_coverage"] == []
     assert outcome.details["null_rate_failures"] == [
-        {"station_id": "07015", "column": "humidity_pct", "null_rate": 1.0, "max_null_rate": 0.1}]
+        {"station_id": "07015", "column": "humidity_pct", "null_rate": 1.0, "max_null_rate": 0.1}
+    ]
 
 
-@pytest.mark.parametrize(("station_id", "day", "slots"), [
-    ("IICHTE19", "2024-10-27", 300),  # DST fallback: the local day lasts 25 h
-    ("ILAMAD25", "2025-03-30", 276),  # DST spring forward: 23 h
-    ("IICHTE19", "2024-10-02", 288),
-    ("00052", "2024-10-27", 144),  # InfoClimat: the UTC day
-    ("07015", "2024-10-27", 24),
-])
+@pytest.mark.parametrize(
+    ("station_id", "day", "slots"),
+    [
+        ("IICHTE19", "2024-10-27", 300),  # DST fallback: the local day lasts 25 h
+        ("ILAMAD25", "2025-03-30", 276),  # DST spring forward: 23 h
+        ("IICHTE19", "2024-10-02", 288),
+        ("00052", "2024-10-27", 144),  # InfoClimat: the UTC day
+        ("07015", "2024-10-27", 24),
+    ],
+)
 def test_expected_slots(station_id, day, slots):
     assert expected_slots(STATIONS[station_id], day) == slots
 
@@ -222,11 +239,21 @@ def test_reconciliation_fails_when_output_differs_from_the_frame():
 
 def test_specs_declare_blocking_for_hard_rules_only():
     specs = {s.name: s for s in weather_check_specs(dg.AssetKey("weather_data"))}
-    assert list(specs) == [SCHEMA_CONFORMANCE, UNIQUE_STATION_TIMESTAMP, COMPLETENESS, RECONCILIATION, STATION_DAY_REJECTS]
+    assert list(specs) == [
+        SCHEMA_CONFORMANCE,
+        UNIQUE_STATION_TIMESTAMP,
+        COMPLETENESS,
+        RECONCILIATION,
+        STATION_DAY_REJECTS,
+    ]
     assert all(s.partitions_def == daily_partitions for s in specs.values())
     assert {n: s.metadata["blocks_day"] for n, s in specs.items()} == {
-        SCHEMA_CONFORMANCE: True, UNIQUE_STATION_TIMESTAMP: True, COMPLETENESS: False, RECONCILIATION: True,
-        STATION_DAY_REJECTS: False}
+        SCHEMA_CONFORMANCE: True,
+        UNIQUE_STATION_TIMESTAMP: True,
+        COMPLETENESS: False,
+        RECONCILIATION: True,
+        STATION_DAY_REJECTS: False,
+    }
     assert all(s.asset_key == dg.AssetKey("weather_data") for s in specs.values())
 
 
@@ -235,18 +262,28 @@ def test_outcomes_are_recorded_per_day_whatever_the_range_of_the_run():
     frames["2024-10-02"].loc[0, "temperature_c"] = 80.0
     key = dg.AssetKey("weather_data")
 
-    @dg.multi_asset(specs=[dg.AssetSpec(key)], partitions_def=daily_partitions, can_subset=True,
-                    check_specs=weather_check_specs(key), backfill_policy=dg.BackfillPolicy.single_run())
+    @dg.multi_asset(
+        specs=[dg.AssetSpec(key)],
+        partitions_def=daily_partitions,
+        can_subset=True,
+        check_specs=weather_check_specs(key),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
     def weather_data(context):
         for day in context.partition_keys:
             log_outcomes(context, key, day, check_partition(day, frames[day], accounting_for(frames[day]), MEASURED))
         yield dg.MaterializeResult(asset_key=key)
 
-    result = dg.materialize([weather_data], tags={"dagster/asset_partition_range_start": "2024-10-01",
-                                                  "dagster/asset_partition_range_end": "2024-10-02"})
+    result = dg.materialize(
+        [weather_data],
+        tags={"dagster/asset_partition_range_start": "2024-10-01", "dagster/asset_partition_range_end": "2024-10-02"},
+    )
     evaluations = {(e.check_name, e.partition): e for e in result.get_asset_check_evaluations()}
-    assert set(evaluations) == {(c, d) for c in (SCHEMA_CONFORMANCE, UNIQUE_STATION_TIMESTAMP, COMPLETENESS,
-                                                 RECONCILIATION, STATION_DAY_REJECTS) for d in frames}
+    assert set(evaluations) == {
+        (c, d)
+        for c in (SCHEMA_CONFORMANCE, UNIQUE_STATION_TIMESTAMP, COMPLETENESS, RECONCILIATION, STATION_DAY_REJECTS)
+        for d in frames
+    }
     bad, good = evaluations[SCHEMA_CONFORMANCE, "2024-10-02"], evaluations[SCHEMA_CONFORMANCE, "2024-10-01"]
     assert not bad.passed and good.passed
     assert bad.severity == dg.AssetCheckSeverity.ERROR

@@ -142,11 +142,18 @@ def test_without_a_git_url_assets_link_to_their_local_file_and_line() -> None:
 @pytest.mark.parametrize(
     ("env", "expected_base"),
     [
-        ({"FORECAST_GIT_URL": "https://github.example.invalid/forecast/platform"},
-         "https://github.example.invalid/forecast/platform/tree/main"),
-        ({"FORECAST_GIT_URL": "https://git.example.invalid/forecast/platform/", "FORECAST_GIT_BRANCH": "release",
-          "FORECAST_GIT_PLATFORM": "gitlab"},
-         "https://git.example.invalid/forecast/platform/-/tree/release"),
+        (
+            {"FORECAST_GIT_URL": "https://github.example.invalid/forecast/platform"},
+            "https://github.example.invalid/forecast/platform/tree/main",
+        ),
+        (
+            {
+                "FORECAST_GIT_URL": "https://git.example.invalid/forecast/platform/",
+                "FORECAST_GIT_BRANCH": "release",
+                "FORECAST_GIT_PLATFORM": "gitlab",
+            },
+            "https://git.example.invalid/forecast/platform/-/tree/release",
+        ),
     ],
 )
 def test_with_a_git_url_assets_link_to_the_file_in_the_repository(env: dict, expected_base: str) -> None:
@@ -161,5 +168,6 @@ def test_a_git_url_of_unknown_platform_names_the_variables_to_set() -> None:
     with pytest.raises(CodeLinkError, match="FORECAST_GIT_URL.*git.example.invalid.*FORECAST_GIT_PLATFORM"):
         with_code_links([linked], env={"FORECAST_GIT_URL": "https://git.example.invalid/forecast"})
     with pytest.raises(CodeLinkError, match="FORECAST_GIT_PLATFORM.*'bitbucket'.*github.*gitlab"):
-        with_code_links([linked], env={"FORECAST_GIT_URL": "https://git.example.invalid/f",
-                                       "FORECAST_GIT_PLATFORM": "bitbucket"})
+        with_code_links(
+            [linked], env={"FORECAST_GIT_URL": "https://git.example.invalid/f", "FORECAST_GIT_PLATFORM": "bitbucket"}
+        )

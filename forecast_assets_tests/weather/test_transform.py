@@ -13,15 +13,11 @@ from forecast_assets.raw.wunderground import WU_COLUMNS, WundergroundSource
 from forecast_assets.sample_data import BE_WORKBOOK, FR_WORKBOOK, INFOCLIMAT_RESPONSE
 from forecast_assets.staging.layout import INGESTED_AT, SOURCE_POSITION, SOURCE_URI
 from forecast_assets.stations import STATIONS
+from forecast_assets.weather.convert import Transformed
+from forecast_assets.weather.infoclimat import transform_infoclimat
 from forecast_assets.weather.schema import COLUMNS, MEASURE_COLUMNS, TIMESTAMP_DTYPE, WeatherData
-from forecast_assets.weather.transform import (
-    MEASURED_COLUMNS,
-    Transformed,
-    deduplicate,
-    measured_columns,
-    transform_infoclimat,
-    transform_wunderground,
-)
+from forecast_assets.weather.transform import MEASURED_COLUMNS, deduplicate, measured_columns
+from forecast_assets.weather.wunderground import transform_wunderground
 
 NB = "\u00a0"
 INGESTED = "2024-10-08T00:00:00+00:00"
@@ -29,8 +25,20 @@ OCT_1 = date(2024, 10, 1)
 
 
 def wu_row(clock: str, position: int = 2, temp: str = f"56.8{NB}°F", wind="WSW", **overrides) -> dict:
-    values = [clock, temp, f"50.1{NB}°F", f"87{NB}%", wind, f"8.2{NB}mph", f"12.0{NB}mph",
-              f"29.93{NB}in", f"0.01{NB}in", f"0.12{NB}in", 1, f"270.4{NB}w/m²"]
+    values = [
+        clock,
+        temp,
+        f"50.1{NB}°F",
+        f"87{NB}%",
+        wind,
+        f"8.2{NB}mph",
+        f"12.0{NB}mph",
+        f"29.93{NB}in",
+        f"0.01{NB}in",
+        f"0.12{NB}in",
+        1,
+        f"270.4{NB}w/m²",
+    ]
     row = dict(zip(WU_COLUMNS, values))
     row.update(overrides)
     return {**row, SOURCE_URI: "file:///wb.xlsx", SOURCE_POSITION: f"sheet=x row={position}", INGESTED_AT: INGESTED}
@@ -50,9 +58,13 @@ def assert_invariant(result: Transformed) -> None:
 
 # --- Weather Underground ----------------------------------------------------------------------
 
+
 def test_wunderground_converts_and_fills_station_columns():
-    rows = [wu_row("00:04:00", 2), wu_row("00:09:00", 3, wind="Calm", Gust="--", UV=None),
-            wu_row("00:14:00", 4, temp=f"4l.8{NB}°F")]
+    rows = [
+        wu_row("00:04:00", 2),
+        wu_row("00:09:00", 3, wind="Calm", Gust="--", UV=None),
+        wu_row("00:14:00", 4, temp=f"4l.8{NB}°F"),
+    ]
     result = transform_wunderground(rows, "IICHTE19", OCT_1)
     assert_invariant(result)
     assert result.read == 3 and len(result.frame) == 2
@@ -63,10 +75,17 @@ def test_wunderground_converts_and_fills_station_columns():
     assert (first.station_id, first.station_name, first.source) == ("IICHTE19", "WeerstationBS", "weather_underground")
     assert (first.latitude, first.longitude, first.elevation_m) == (51.092, 2.999, 15.0)
     expected = {
-        "temperature_c": (56.8 - 32) * 5 / 9, "dew_point_c": (50.1 - 32) * 5 / 9, "humidity_pct": 87.0,
-        "pressure_hpa": 29.93 * 33.8639, "wind_direction_deg": 247.5, "wind_speed_kmh": 8.2 * 1.609344,
-        "wind_gust_kmh": 12.0 * 1.609344, "precip_rate_mm_h": 0.254, "precip_accum_mm": 3.048,
-        "uv_index": 1.0, "solar_radiation_wm2": 270.4,
+        "temperature_c": (56.8 - 32) * 5 / 9,
+        "dew_point_c": (50.1 - 32) * 5 / 9,
+        "humidity_pct": 87.0,
+        "pressure_hpa": 29.93 * 33.8639,
+        "wind_direction_deg": 247.5,
+        "wind_speed_kmh": 8.2 * 1.609344,
+        "wind_gust_kmh": 12.0 * 1.609344,
+        "precip_rate_mm_h": 0.254,
+        "precip_accum_mm": 3.048,
+        "uv_index": 1.0,
+        "solar_radiation_wm2": 270.4,
     }
     for column, value in expected.items():
         assert first[column] == pytest.approx(value, abs=0.01), column
@@ -82,12 +101,18 @@ def test_wunderground_converts_and_fills_station_columns():
     assert rejected["station_id"] == "IICHTE19"
     assert rejected["record"] == {k: v for k, v in rows[2].items() if not k.startswith("_")}
     assert (rejected[SOURCE_URI], rejected[SOURCE_POSITION], rejected[INGESTED_AT]) == (
-        "file:///wb.xlsx", "sheet=x row=4", INGESTED)
+        "file:///wb.xlsx",
+        "sheet=x row=4",
+        INGESTED,
+    )
 
 
 def test_wunderground_rejects_unknown_units_and_wind_text_with_all_reasons():
-    rows = [wu_row("01:00:00", Speed=f"8.2{NB}knots"), wu_row("01:05:00", wind="Breezy", Pressure="1013 °F"),
-            wu_row("01:10:00", Humidity="N/A", Solar="   ")]
+    rows = [
+        wu_row("01:00:00", Speed=f"8.2{NB}knots"),
+        wu_row("01:05:00", wind="Breezy", Pressure="1013 °F"),
+        wu_row("01:10:00", Humidity="N/A", Solar="   "),
+    ]
     result = transform_wunderground(rows, "ILAMAD25", OCT_1)
     assert_invariant(result)
     assert len(result.frame) == 1
@@ -145,20 +170,39 @@ def test_dst_spring_forward_gap_is_rejected():
 
 # --- InfoClimat -------------------------------------------------------------------------------
 
+
 def ic_row(station: str, dh_utc: str, index: int = 0, **values) -> dict:
-    record = {"id_station": station, "dh_utc": dh_utc, "temperature": "7.6", "pression": "1020.7",
-              "humidite": "89", "point_de_rosee": "5.9", "vent_moyen": "11.2", "vent_rafales": None,
-              "vent_direction": "250", "pluie_1h": "0.2", "pluie_3h": "0.6"}
+    record = {
+        "id_station": station,
+        "dh_utc": dh_utc,
+        "temperature": "7.6",
+        "pression": "1020.7",
+        "humidite": "89",
+        "point_de_rosee": "5.9",
+        "vent_moyen": "11.2",
+        "vent_rafales": None,
+        "vent_direction": "250",
+        "pluie_1h": "0.2",
+        "pluie_3h": "0.6",
+    }
     record.update(values)
-    return {**record, SOURCE_URI: "file:///ic.json", SOURCE_POSITION: f"hourly[{station}][{index}]",
-            INGESTED_AT: INGESTED}
+    return {
+        **record,
+        SOURCE_URI: "file:///ic.json",
+        SOURCE_POSITION: f"hourly[{station}][{index}]",
+        INGESTED_AT: INGESTED,
+    }
 
 
 def test_infoclimat_converts_strings_and_keeps_unmeasured_columns_null():
     synop = dict(visibilite="31200", neige_au_sol=None, nebulosite="", temps_omm="61")
-    rows = [ic_row("000R5", "2024-10-05 00:00:00"), ic_row("07015", "2024-10-05 01:00:00", 0, **synop),
-            ic_row("07015", "2024-10-05 03:00:00", 1, nebulosite="8", temps_omm=None),
-            ic_row("XXXX", "2024-10-05 00:00:00", 0), ic_row("00052", "2024-10-05 25:00:00", 0)]
+    rows = [
+        ic_row("000R5", "2024-10-05 00:00:00"),
+        ic_row("07015", "2024-10-05 01:00:00", 0, **synop),
+        ic_row("07015", "2024-10-05 03:00:00", 1, nebulosite="8", temps_omm=None),
+        ic_row("XXXX", "2024-10-05 00:00:00", 0),
+        ic_row("00052", "2024-10-05 25:00:00", 0),
+    ]
     result = transform_infoclimat(rows)
     assert_invariant(result)
     frame = result.frame
@@ -166,8 +210,17 @@ def test_infoclimat_converts_strings_and_keeps_unmeasured_columns_null():
     assert frame["timestamp"].tolist() == [utc("2024-10-05 00:00"), utc("2024-10-05 01:00"), utc("2024-10-05 03:00")]
     static, synop_row, synop_3h = frame.iloc[0], frame.iloc[1], frame.iloc[2]
     assert (static.station_name, static.source, static.latitude, static.elevation_m) == (
-        "Bergues", "infoclimat", 50.968, 17.0)
-    assert (static.temperature_c, static.pressure_hpa, static.humidity_pct, static.dew_point_c) == (7.6, 1020.7, 89, 5.9)
+        "Bergues",
+        "infoclimat",
+        50.968,
+        17.0,
+    )
+    assert (static.temperature_c, static.pressure_hpa, static.humidity_pct, static.dew_point_c) == (
+        7.6,
+        1020.7,
+        89,
+        5.9,
+    )
     assert (static.wind_speed_kmh, static.wind_direction_deg) == (11.2, 250.0)
     assert (static.precip_1h_mm, static.precip_3h_mm) == (0.2, 0.6)  # pluie_3h copied as is
     assert pd.isna(static.wind_gust_kmh) and pd.isna(static.visibility_m) and pd.isna(static.weather_code)
@@ -185,8 +238,11 @@ def test_infoclimat_converts_strings_and_keeps_unmeasured_columns_null():
 
 
 def test_infoclimat_rejects_unparseable_measures_and_wu_station_ids():
-    rows = [ic_row("00052", "2024-10-05 00:00:00", temperature="7,6"), ic_row("IICHTE19", "2024-10-05 00:00:00"),
-            ic_row("07015", "2024-10-05 00:00:00", temps_omm="6l")]
+    rows = [
+        ic_row("00052", "2024-10-05 00:00:00", temperature="7,6"),
+        ic_row("IICHTE19", "2024-10-05 00:00:00"),
+        ic_row("07015", "2024-10-05 00:00:00", temps_omm="6l"),
+    ]
     result = transform_infoclimat(rows)
     assert_invariant(result)
     assert result.frame.empty
@@ -194,9 +250,11 @@ def test_infoclimat_rejects_unparseable_measures_and_wu_station_ids():
 
 
 def test_physically_impossible_values_reject_their_row_with_the_range():
-    rows = [ic_row("00052", "2024-10-05 00:00:00", humidite="187"),
-            ic_row("00052", "2024-10-05 00:10:00", pression="1013.2", vent_moyen="-3"),
-            ic_row("00052", "2024-10-05 00:20:00", humidite="100")]  # the bound itself is allowed
+    rows = [
+        ic_row("00052", "2024-10-05 00:00:00", humidite="187"),
+        ic_row("00052", "2024-10-05 00:10:00", pression="1013.2", vent_moyen="-3"),
+        ic_row("00052", "2024-10-05 00:20:00", humidite="100"),
+    ]  # the bound itself is allowed
     result = transform_infoclimat(rows)
     assert_invariant(result)
     assert result.frame["humidity_pct"].tolist() == [100.0]
@@ -207,27 +265,51 @@ def test_physically_impossible_values_reject_their_row_with_the_range():
     wu = transform_wunderground([wu_row("00:04:00", 2, temp=f"-80.0{NB}°F")], "IICHTE19", date(2024, 10, 5))
     assert wu.frame.empty
     assert wu.rejects[0]["reason"] == (
-        "Temperature: '-80.0 °F' is -62.2222 in temperature_c, outside its physical range (-50 to 60)")
+        "Temperature: '-80.0 °F' is -62.2222 in temperature_c, outside its physical range (-50 to 60)"
+    )
 
 
 def test_measured_columns_follow_the_mappings_and_station_facts():
     assert MEASURED_COLUMNS["weather_underground"] == [
-        "temperature_c", "dew_point_c", "humidity_pct", "pressure_hpa", "wind_direction_deg", "wind_speed_kmh",
-        "wind_gust_kmh", "precip_rate_mm_h", "precip_accum_mm", "uv_index", "solar_radiation_wm2"]
+        "temperature_c",
+        "dew_point_c",
+        "humidity_pct",
+        "pressure_hpa",
+        "wind_direction_deg",
+        "wind_speed_kmh",
+        "wind_gust_kmh",
+        "precip_rate_mm_h",
+        "precip_accum_mm",
+        "uv_index",
+        "solar_radiation_wm2",
+    ]
     assert measured_columns("IICHTE19") == MEASURED_COLUMNS["weather_underground"]
     assert measured_columns("07015") == MEASURED_COLUMNS["infoclimat"]
     static = measured_columns("00052")
     assert "wind_gust_kmh" not in static and "visibility_m" not in static and "weather_code" not in static
     assert static == measured_columns("000R5") == measured_columns("STATIC0010")
-    assert set(static) == {"temperature_c", "dew_point_c", "humidity_pct", "pressure_hpa", "wind_direction_deg",
-                           "wind_speed_kmh", "precip_1h_mm", "precip_3h_mm"}
+    assert set(static) == {
+        "temperature_c",
+        "dew_point_c",
+        "humidity_pct",
+        "pressure_hpa",
+        "wind_direction_deg",
+        "wind_speed_kmh",
+        "precip_1h_mm",
+        "precip_3h_mm",
+    }
 
 
 # --- deduplicate ------------------------------------------------------------------------------
 
+
 def test_deduplicate_keeps_the_most_complete_row_and_reports_the_dropped_one():
-    rows = [wu_row("10:05:00", 2, Gust=None, UV=None), wu_row("10:00:00", 3),
-            wu_row("10:05:00", 4, temp=f"60{NB}°F"), wu_row("10:05:00", 5, temp=f"70{NB}°F")]
+    rows = [
+        wu_row("10:05:00", 2, Gust=None, UV=None),
+        wu_row("10:00:00", 3),
+        wu_row("10:05:00", 4, temp=f"60{NB}°F"),
+        wu_row("10:05:00", 5, temp=f"70{NB}°F"),
+    ]
     frame = transform_wunderground(rows, "IICHTE19", OCT_1).frame
     kept, dropped = deduplicate(frame)
     assert kept["timestamp"].tolist() == [utc("2024-10-01 08:00"), utc("2024-10-01 08:05")]
@@ -241,14 +323,18 @@ def test_deduplicate_keeps_the_most_complete_row_and_reports_the_dropped_one():
 
 
 def test_deduplicate_sorts_by_station_then_time():
-    rows = [ic_row("07015", "2024-10-05 01:00:00"), ic_row("00052", "2024-10-05 02:00:00"),
-            ic_row("00052", "2024-10-05 00:00:00")]
+    rows = [
+        ic_row("07015", "2024-10-05 01:00:00"),
+        ic_row("00052", "2024-10-05 02:00:00"),
+        ic_row("00052", "2024-10-05 00:00:00"),
+    ]
     kept, dropped = deduplicate(transform_infoclimat(rows).frame)
     assert list(zip(kept.station_id, kept.timestamp.dt.hour)) == [("00052", 0), ("00052", 2), ("07015", 1)]
     assert dropped.empty
 
 
 # --- the shipped sample -----------------------------------------------------------------------
+
 
 def wu_sample(station_id: str, day: date) -> Transformed:
     workbook = BE_WORKBOOK if station_id == "IICHTE19" else FR_WORKBOOK
@@ -272,7 +358,9 @@ def test_sample_week_counts(station_id):
         assert len(kept) == count - expected_rejects - expected_dropped
         WeatherData.validate(kept)
         # the local day maps to UTC 22:04 of the day before (CEST, UTC+2) onwards
-        assert kept["timestamp"].iloc[0] == pd.Timestamp(day, tz="UTC") - pd.Timedelta(hours=2) + pd.Timedelta(minutes=4)
+        assert kept["timestamp"].iloc[0] == pd.Timestamp(day, tz="UTC") - pd.Timedelta(hours=2) + pd.Timedelta(
+            minutes=4
+        )
 
 
 def test_sample_malformed_temperature_and_duplicate():

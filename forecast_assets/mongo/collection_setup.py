@@ -22,9 +22,7 @@ MEASUREMENTS = "weather_measurements"
 STATIONS = "stations"
 
 #: Unique natural key; also serves "one station over a time range" (equality then range on timestamp).
-KEY_INDEX = IndexModel(
-    [("station_id", ASCENDING), ("timestamp", ASCENDING)], name="station_id_timestamp", unique=True
-)
+KEY_INDEX = IndexModel([("station_id", ASCENDING), ("timestamp", ASCENDING)], name="station_id_timestamp", unique=True)
 #: "All stations at one instant / in one window".
 TIME_INDEX = IndexModel([("timestamp", ASCENDING), ("station_id", ASCENDING)], name="timestamp_station_id")
 LOCATION_INDEX = IndexModel([("location", GEOSPHERE)], name="location_2dsphere")
@@ -61,8 +59,7 @@ def _same_index(current: dict[str, Any], spec: dict[str, Any]) -> bool:
 
     Other stored options (``v``, ``2dsphereIndexVersion``) are the server's and are ignored.
     """
-    return list(current["key"]) == list(spec["key"].items()) and bool(current.get("unique")) == bool(
-        spec.get("unique"))
+    return list(current["key"]) == list(spec["key"].items()) and bool(current.get("unique")) == bool(spec.get("unique"))
 
 
 def _missing_indexes(collection: Collection, indexes: list[IndexModel]) -> list[IndexModel]:
@@ -143,4 +140,3 @@ def ensure_collections(db: Database, collection_name: str = MEASUREMENTS) -> dic
     indexes = create_indexes(db[collection_name], [KEY_INDEX, TIME_INDEX])
     stations = {f"stations_{key}": value for key, value in sync_stations(db).items()}
     return {"collection": collection_name, "validator": action, "indexes": indexes, **stations}
-

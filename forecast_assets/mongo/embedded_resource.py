@@ -9,11 +9,10 @@ stops it after a UI session.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from pydantic import PrivateAttr
 
-from forecast_assets.mongo.local_server import LOG_FILE, running_pid, start_background
+from forecast_assets.mongo.embedded_server import LOG_FILE, running_pid, start_background
 from forecast_assets.mongo.resources import MongoResource
 
 
@@ -22,7 +21,7 @@ class EmbeddedMongoResource(MongoResource):
 
     uri: str = ""
     state_dir: str = ".forecast/mongo"
-    _embedded_uri: Optional[str] = PrivateAttr(default=None)
+    _embedded_uri: str | None = PrivateAttr(default=None)
 
     def connection_uri(self) -> str:
         """``uri`` if set; else the embedded server's, starting it if it is not running."""
@@ -38,12 +37,15 @@ class EmbeddedMongoResource(MongoResource):
             return super().unavailable_advice()
         state = Path(self.state_dir)
         pid = running_pid(state)
-        status = f"its process {pid} is still running but not answering" if pid else (
-            "its process is gone: it crashed or was stopped")
+        status = (
+            f"its process {pid} is still running but not answering"
+            if pid
+            else ("its process is gone: it crashed or was stopped")
+        )
         return (
             f"This run uses the embedded SecantusDB server (MONGO_URI is not set) of the state folder "
             f"{state}; {status}. See its log {state / LOG_FILE}. Run `make mongo-stop` (for another "
-            f"folder: python -m forecast_assets.mongo.local_server stop --state-dir {state}) and rerun: "
+            f"folder: python -m forecast_assets.mongo.embedded_server stop --state-dir {state}) and rerun: "
             "the next run starts the server again on the same data. To use another MongoDB server, "
             "set MONGO_URI."
         )

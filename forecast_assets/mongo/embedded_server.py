@@ -10,7 +10,7 @@ Two ways to use it:
   ``kill()`` simulates a crash, ``restart()`` reopens the same storage on the same port;
 * in the background for ``make`` targets::
 
-      python -m forecast_assets.mongo.local_server start|stop|status|uri --state-dir .forecast/mongo
+      python -m forecast_assets.mongo.embedded_server start|stop|status|uri --state-dir .forecast/mongo
 
   ``start`` is idempotent; the state dir holds ``data/``, ``secantusd.log``, ``secantusd.pid`` and
   ``secantusd.port``, so the port (and ``MONGO_URI``) stays the same across restarts. Start and
@@ -35,7 +35,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Optional
+from typing import IO
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
@@ -81,7 +81,7 @@ def uri_for(port: int, host: str = HOST) -> str:
     return f"mongodb://{host}:{port}/"
 
 
-def server_pid(uri: str, timeout_ms: int = 500) -> Optional[int]:
+def server_pid(uri: str, timeout_ms: int = 500) -> int | None:
     """The pid a MongoDB-wire server at ``uri`` reports (``serverStatus.pid``), ``0`` if it reports
     none, ``None`` if nothing answers."""
     client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
@@ -144,8 +144,8 @@ class LocalMongoServer:
         self.log_path = Path(log_path) if log_path else default_log
         self.detach = detach
         self.tls_cert_file, self.tls_key_file, self.tls_ca_file = tls_cert_file, tls_key_file, tls_ca_file
-        self._process: Optional[subprocess.Popen[bytes]] = None
-        self._log: Optional[IO[bytes]] = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
 
     @property
     def uri(self) -> str:
@@ -156,20 +156,29 @@ class LocalMongoServer:
         return uri
 
     def _command(self) -> list[str]:
-        command = [find_command(), "--host", self.host, "--port", str(self.port),
-                   "--storage-path", str(self.storage_dir), "--log-level", "WARNING"]
+        command = [
+            find_command(),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--storage-path",
+            str(self.storage_dir),
+            "--log-level",
+            "WARNING",
+        ]
         if self.tls_cert_file:
             command += ["--tls-cert-file", str(self.tls_cert_file), "--tls-key-file", str(self.tls_key_file)]
         return command
 
     @property
-    def pid(self) -> Optional[int]:
+    def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def start(self) -> "LocalMongoServer":
+    def start(self) -> LocalMongoServer:
         """Start the server and wait until it answers ``ping``; LocalServerError on failure."""
         if self.is_running():
             return self
@@ -226,7 +235,7 @@ class LocalMongoServer:
             self._process.wait()
         self._cleanup()
 
-    def restart(self) -> "LocalMongoServer":
+    def restart(self) -> LocalMongoServer:
         """Stop (if running) and start again on the same port and storage."""
         self.stop()
         return self.start()
@@ -236,7 +245,7 @@ class LocalMongoServer:
             self._log.close()
             self._log = None
 
-    def __enter__(self) -> "LocalMongoServer":
+    def __enter__(self) -> LocalMongoServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -246,14 +255,14 @@ class LocalMongoServer:
 # --- background control for make targets ----------------------------------------------------------
 
 
-def _read_int(path: Path) -> Optional[int]:
+def _read_int(path: Path) -> int | None:
     try:
         return int(path.read_text().strip())
     except (OSError, ValueError):
         return None
 
 
-def _is_server_process(pid: int, data_dir: Optional[Path] = None) -> bool:
+def _is_server_process(pid: int, data_dir: Path | None = None) -> bool:
     """Whether ``pid`` is alive and (where /proc tells) really a secantusd process, not a reused pid;
     with ``data_dir``, one serving that folder (so another state folder's server is never taken)."""
     try:
@@ -280,14 +289,14 @@ def _is_server_process(pid: int, data_dir: Optional[Path] = None) -> bool:
         return True
 
 
-def running_pid(state_dir: str | os.PathLike[str]) -> Optional[int]:
+def running_pid(state_dir: str | os.PathLike[str]) -> int | None:
     """The pid of the background server of ``state_dir`` if it is running."""
     state = Path(state_dir)
     pid = _read_int(state / PID_FILE)
     return pid if pid is not None and _is_server_process(pid, state / DATA_DIR) else None
 
 
-def state_uri(state_dir: str | os.PathLike[str]) -> Optional[str]:
+def state_uri(state_dir: str | os.PathLike[str]) -> str | None:
     """The URI of the background server of ``state_dir`` (from its port file), if it has one."""
     port = _read_int(Path(state_dir) / PORT_FILE)
     return uri_for(port) if port else None
@@ -308,7 +317,7 @@ def _state_lock(state: Path, timeout: float) -> Iterator[None]:
                     raise LocalServerError(
                         f"Another process has held {state / LOCK_FILE} for over {timeout:.0f}s while "
                         f"starting or stopping the embedded MongoDB server of {state}. If it hangs, "
-                        "stop it (`make mongo-stop`, or `python -m forecast_assets.mongo.local_server "
+                        "stop it (`make mongo-stop`, or `python -m forecast_assets.mongo.embedded_server "
                         f"stop --state-dir {state}`) and rerun."
                     ) from None
                 time.sleep(0.05)
@@ -318,9 +327,7 @@ def _state_lock(state: Path, timeout: float) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def start_background(
-    state_dir: str | os.PathLike[str], port: int = 0, timeout: float = 30.0
-) -> tuple[str, bool]:
+def start_background(state_dir: str | os.PathLike[str], port: int = 0, timeout: float = 30.0) -> tuple[str, bool]:
     """Start the background server of ``state_dir`` unless it runs; returns ``(uri, started)``.
 
     Safe to call from several processes at once: under the state folder's lock, the first starts
@@ -338,8 +345,9 @@ def start_background(
         if not port:  # the previous port keeps MONGO_URI stable, unless something else took it
             previous = _read_int(state / PORT_FILE)
             port = previous if previous and not port_in_use(previous) else 0
-        server = LocalMongoServer(state / DATA_DIR, port=port, startup_timeout=timeout,
-                                  log_path=state / LOG_FILE, detach=True)
+        server = LocalMongoServer(
+            state / DATA_DIR, port=port, startup_timeout=timeout, log_path=state / LOG_FILE, detach=True
+        )
         server.start()
         (state / PORT_FILE).write_text(f"{server.port}\n")
         (state / PID_FILE).write_text(f"{server.pid}\n")
@@ -347,7 +355,7 @@ def start_background(
         return server.uri, True
 
 
-def _stop(state: Path, pid: Optional[int], timeout: float) -> bool:
+def _stop(state: Path, pid: int | None, timeout: float) -> bool:
     """Stop ``pid`` (or the server answering on the state's port) and forget it; caller holds the lock."""
     uri = state_uri(state)
     if pid is None and uri and ping(uri):  # pid file lost: ask the server on our port who it is
@@ -385,7 +393,7 @@ def stop_background(state_dir: str | os.PathLike[str], timeout: float = 10.0) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m forecast_assets.mongo.local_server", description=__doc__.splitlines()[0]
+        prog="python -m forecast_assets.mongo.embedded_server", description=__doc__.splitlines()[0]
     )
     parser.add_argument("action", choices=["start", "stop", "status", "uri"])
     parser.add_argument(

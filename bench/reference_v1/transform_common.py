@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from forecast_assets.staging.layout import INGESTED_AT, LINEAGE_FIELDS, SOURCE_POSITION, SOURCE_URI
-from forecast_assets.stations import INFOCLIMAT, STATIONS, WEATHER_UNDERGROUND, Station
-from forecast_assets.weather.schema import COLUMNS, MEASURE_COLUMNS, RANGE_BOUNDS, TIMESTAMP_DTYPE, below_and_above
+from bench.reference_v1.records import INGESTED_AT, LINEAGE_FIELDS, SOURCE_POSITION, SOURCE_URI
+from bench.reference_v1.schema import COLUMNS, MEASURE_COLUMNS, RANGE_BOUNDS, TIMESTAMP_DTYPE, below_and_above
+from bench.reference_v1.stations import INFOCLIMAT, STATIONS, WEATHER_UNDERGROUND, Station
 
 # --- the raw field → contract column mappings (data, one dict per source) ---------------------
 
@@ -50,9 +51,19 @@ INFOCLIMAT_FIELDS: dict[str, str] = {
 }
 #: The unit of each InfoClimat field, as the API's ``metadata`` documents it (values are bare numbers).
 INFOCLIMAT_UNITS: dict[str, str] = {
-    "temperature": "°C", "pression": "hPa", "humidite": "%", "point_de_rosee": "°C",
-    "visibilite": "m", "vent_moyen": "km/h", "vent_rafales": "km/h", "vent_direction": "°",
-    "pluie_1h": "mm", "pluie_3h": "mm", "neige_au_sol": "cm", "nebulosite": "octas", "temps_omm": "",
+    "temperature": "°C",
+    "pression": "hPa",
+    "humidite": "%",
+    "point_de_rosee": "°C",
+    "visibilite": "m",
+    "vent_moyen": "km/h",
+    "vent_rafales": "km/h",
+    "vent_direction": "°",
+    "pluie_1h": "mm",
+    "pluie_3h": "mm",
+    "neige_au_sol": "cm",
+    "nebulosite": "octas",
+    "temps_omm": "",
 }
 #: InfoClimat fields only the Météo-France synop station (07015) has.
 INFOCLIMAT_SYNOP_ONLY_FIELDS: tuple[str, ...] = ("visibilite", "neige_au_sol", "nebulosite", "temps_omm")
@@ -71,7 +82,7 @@ MEASURED_COLUMNS: dict[str, list[str]] = {
 }
 
 #: The station identity columns, filled from stations.py.
-STATION_COLUMNS: list[str] = COLUMNS[:COLUMNS.index("timestamp")]
+STATION_COLUMNS: list[str] = COLUMNS[: COLUMNS.index("timestamp")]
 
 
 def is_synop(station: Station) -> bool:
@@ -80,20 +91,21 @@ def is_synop(station: Station) -> bool:
     stations.py has no station type, so it is derived from the cadence: synop stations report
     hourly, the amateur "static" stations every 10 minutes.
     """
-    return station.provider == INFOCLIMAT and station.cadence >= timedelta(hours=1)
+    return station.source == INFOCLIMAT and station.cadence >= timedelta(hours=1)
 
 
 def measured_columns(station_id: str) -> list[str]:
     """The contract measure columns a station actually reports (contract order); others are always null."""
     station = STATIONS[station_id]
-    if station.provider != INFOCLIMAT:
-        return list(MEASURED_COLUMNS[station.provider])
+    if station.source != INFOCLIMAT:
+        return list(MEASURED_COLUMNS[station.source])
     skipped = () if is_synop(station) else INFOCLIMAT_STATIC_NULL_FIELDS + INFOCLIMAT_SYNOP_ONLY_FIELDS
     unmeasured = {INFOCLIMAT_FIELDS[field] for field in skipped}
     return [column for column in MEASURED_COLUMNS[INFOCLIMAT] if column not in unmeasured]
 
 
 # --- the result -------------------------------------------------------------------------------
+
 
 @dataclass
 class Transformed:
@@ -110,7 +122,7 @@ def column_values(rows: Sequence[dict[str, Any]], key: str) -> list[Any]:
 
 
 def build_frame(
-    stations: Sequence[Optional[Station]],
+    stations: Sequence[Station | None],
     station_codes: np.ndarray,
     timestamps: np.ndarray,
     measures: dict[str, np.ndarray],
@@ -122,12 +134,14 @@ def build_frame(
     """
     n = len(station_codes)
     data: dict[str, Any] = {}
-    for column, attribute in zip(STATION_COLUMNS, ("station_id", "name", "provider", "latitude",
-                                                   "longitude", "elevation_m")):
+    for column, attribute in zip(
+        STATION_COLUMNS, ("station_id", "name", "source", "latitude", "longitude", "elevation_m")
+    ):
         numeric = column in ("latitude", "longitude", "elevation_m")
         blank = np.nan if numeric else ""  # a None station: never selected by a kept row
-        per_station = pd.array([blank if s is None else getattr(s, attribute) for s in stations],
-                               dtype=np.float64 if numeric else "str")
+        per_station = pd.array(
+            [blank if s is None else getattr(s, attribute) for s in stations], dtype=np.float64 if numeric else "str"
+        )
         data[column] = per_station.take(station_codes)
     data["timestamp"] = pd.array(timestamps.astype("datetime64[us]"), dtype="datetime64[us]").tz_localize("UTC")
     for column in MEASURE_COLUMNS:
@@ -143,9 +157,7 @@ def build_frame(
     return frame
 
 
-def out_of_range(
-    values: np.ndarray, column: str, field: str, raw: Sequence[Any]
-) -> Optional[tuple[np.ndarray, Any]]:
+def out_of_range(values: np.ndarray, column: str, field: str, raw: Sequence[Any]) -> tuple[np.ndarray, Any] | None:
     """(bad mask, reason(row)) for converted ``values`` outside ``column``'s physical range in the
     contract, or None if the column has no range. The row is rejected, not loaded: one impossible
     reading must not hold back the rest of the day."""
@@ -159,10 +171,11 @@ def out_of_range(
     def reason(row: int) -> str:
         shown = raw[row].replace("\u00a0", " ") if isinstance(raw[row], str) else raw[row]
         return f"{field}: {shown!r} is {values[row]:.6g} in {column}, outside its physical range ({allowed})"
+
     return bad, reason
 
 
-def make_reject(reason: str, station_id: Optional[str], row: dict[str, Any]) -> dict[str, Any]:
+def make_reject(reason: str, station_id: str | None, row: dict[str, Any]) -> dict[str, Any]:
     """A rejected raw row: the reason, its station, the row without lineage, and the lineage."""
     return {
         "reason": reason,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
-from forecast_assets.stations import INFOCLIMAT, STATIONS
-from forecast_assets.weather.transform_common import (
+from bench.reference_v1.stations import INFOCLIMAT, STATIONS
+from bench.reference_v1.transform_common import (
     INFOCLIMAT_FIELDS,
     INFOCLIMAT_UNITS,
     Transformed,
@@ -17,11 +17,11 @@ from forecast_assets.weather.transform_common import (
     column_values,
     out_of_range,
 )
-from forecast_assets.weather.units import convert_values, factorize
+from bench.reference_v1.units import convert_values, factorize
 
 DH_UTC_FORMAT = "%Y-%m-%d %H:%M:%S"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_INFOCLIMAT_IDS = sorted(s.station_id for s in STATIONS.values() if s.provider == INFOCLIMAT)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_INFOCLIMAT_IDS = sorted(s.station_id for s in STATIONS.values() if s.source == INFOCLIMAT)
 
 
 def _dh_utc_micros(value: Any) -> int | None:
@@ -29,7 +29,7 @@ def _dh_utc_micros(value: Any) -> int | None:
     if not isinstance(value, str):
         return None
     try:
-        instant = datetime.strptime(value.strip(), DH_UTC_FORMAT).replace(tzinfo=timezone.utc)
+        instant = datetime.strptime(value.strip(), DH_UTC_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         return None
     delta = instant - _EPOCH
@@ -49,27 +49,34 @@ def transform_infoclimat(rows: list[dict]) -> Transformed:
 
     ids = column_values(rows, "id_station")
     id_codes, id_uniques = factorize(ids)
-    known = [isinstance(u, str) and u in STATIONS and STATIONS[u].provider == INFOCLIMAT for u in id_uniques]
+    known = [isinstance(u, str) and u in STATIONS and STATIONS[u].source == INFOCLIMAT for u in id_uniques]
     stations = [STATIONS[u] if ok else None for u, ok in zip(id_uniques, known)]
     unknown = ~np.append(np.array(known, dtype=bool), False)[id_codes]
-    problems.append((unknown, lambda i: (
-        f"id_station: {ids[i]!r} is not an InfoClimat station of stations.py ({', '.join(_INFOCLIMAT_IDS)})"
-    )))
+    problems.append(
+        (
+            unknown,
+            lambda i: (
+                f"id_station: {ids[i]!r} is not an InfoClimat station of stations.py ({', '.join(_INFOCLIMAT_IDS)})"
+            ),
+        )
+    )
 
     stamps = column_values(rows, "dh_utc")
     stamp_codes, stamp_uniques = factorize(stamps)
     parsed = [_dh_utc_micros(u) for u in stamp_uniques]
     micros = np.array([0 if p is None else p for p in parsed] + [0], dtype=np.int64)[stamp_codes]
     bad_stamp = np.append(np.array([p is None for p in parsed], dtype=bool), True)[stamp_codes]
-    problems.append((bad_stamp, lambda i: (
-        f"dh_utc: {stamps[i]!r} is not a UTC time written 'YYYY-MM-DD HH:MM:SS'"
-    )))
+    problems.append((bad_stamp, lambda i: f"dh_utc: {stamps[i]!r} is not a UTC time written 'YYYY-MM-DD HH:MM:SS'"))
 
     measures: dict[str, np.ndarray] = {}
     for field, column in INFOCLIMAT_FIELDS.items():
         values = column_values(rows, field)
         converted = convert_values(
-            values, column, field=field, bare_unit=INFOCLIMAT_UNITS[field], whole=column == "weather_code",
+            values,
+            column,
+            field=field,
+            bare_unit=INFOCLIMAT_UNITS[field],
+            whole=column == "weather_code",
         )
         measures[column] = converted.values
         problems.append((converted.bad, converted.reason))
@@ -82,7 +89,9 @@ def transform_infoclimat(rows: list[dict]) -> Transformed:
 
     keep, rejects = collect_rejects(rows, problems, station_of)
     frame = build_frame(
-        stations, id_codes[keep], micros[keep],
+        stations,
+        id_codes[keep],
+        micros[keep],
         {column: values[keep] for column, values in measures.items()},
     )
     return Transformed(frame=frame, rejects=rejects, read=n)

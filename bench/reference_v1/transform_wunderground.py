@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast_assets.raw.wunderground import clock_text
-from forecast_assets.stations import STATIONS, WEATHER_UNDERGROUND
-from forecast_assets.weather.transform_common import (
+from bench.reference_v1.clock import clock_text
+from bench.reference_v1.stations import STATIONS, WEATHER_UNDERGROUND
+from bench.reference_v1.transform_common import (
     WU_BARE_UNITS,
     WU_FIELDS,
     Transformed,
@@ -19,7 +19,7 @@ from forecast_assets.weather.transform_common import (
     column_values,
     out_of_range,
 )
-from forecast_assets.weather.units import convert_values, convert_wind, factorize
+from bench.reference_v1.units import convert_values, convert_wind, factorize
 
 _US_PER_SECOND = 1_000_000
 
@@ -66,7 +66,7 @@ def transform_wunderground(rows: list[dict], station_id: str, day: date) -> Tran
     with the reason. Duplicates are kept (see ``deduplicate``).
     """
     station = STATIONS.get(station_id)
-    if station is None or station.provider != WEATHER_UNDERGROUND:
+    if station is None or station.source != WEATHER_UNDERGROUND:
         raise ValueError(f"{station_id!r} is not a Weather Underground station in stations.py")
     n = len(rows)
     problems: list[tuple[np.ndarray, Any]] = []
@@ -77,10 +77,15 @@ def transform_wunderground(rows: list[dict], station_id: str, day: date) -> Tran
     problems.append((unreadable, lambda i: f"Time: {times[i]!r} is not a time of day"))
     utc = local_to_utc(seconds, day, station.timezone)
     in_gap = (utc == np.iinfo(np.int64).min) & ~unreadable
-    problems.append((in_gap, lambda i: (
-        f"Time: {times[i]!r} does not exist on {day.isoformat()} in {station.timezone} "
-        f"(skipped by the spring-forward DST change: the DST gap)"
-    )))
+    problems.append(
+        (
+            in_gap,
+            lambda i: (
+                f"Time: {times[i]!r} does not exist on {day.isoformat()} in {station.timezone} "
+                f"(skipped by the spring-forward DST change: the DST gap)"
+            ),
+        )
+    )
 
     measures: dict[str, np.ndarray] = {}
     for field, column in WU_FIELDS.items():
@@ -97,7 +102,9 @@ def transform_wunderground(rows: list[dict], station_id: str, day: date) -> Tran
 
     keep, rejects = collect_rejects(rows, problems, lambda i: station_id)
     frame = build_frame(
-        [station], np.zeros(int(keep.sum()), dtype=np.intp), utc[keep],
+        [station],
+        np.zeros(int(keep.sum()), dtype=np.intp),
+        utc[keep],
         {column: values[keep] for column, values in measures.items()},
     )
     return Transformed(frame=frame, rejects=rejects, read=n)

@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from forecast_assets.mongo import local_server
-from forecast_assets.mongo.local_server import LocalMongoServer, LocalServerError, ping, running_pid, state_uri
+from forecast_assets.mongo import embedded_server
+from forecast_assets.mongo.embedded_server import LocalMongoServer, LocalServerError, ping, running_pid, state_uri
 
 
 def _cli(*args: str, state: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "forecast_assets.mongo.local_server", *args, "--state-dir", str(state)],
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "forecast_assets.mongo.embedded_server", *args, "--state-dir", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -66,16 +68,16 @@ def test_cli_start_status_start_again_stop(tmp_path: Path) -> None:
     assert running_pid(state) is None and not ping(uri)
     assert _cli("status", state=state).returncode == 1
     assert _cli("stop", state=state).stdout.strip() == "not running"
-    assert (state / local_server.DATA_DIR).is_dir() and (state / local_server.LOG_FILE).is_file()
+    assert (state / embedded_server.DATA_DIR).is_dir() and (state / embedded_server.LOG_FILE).is_file()
 
 
 @pytest.mark.integration
 def test_stop_finds_the_server_on_its_port_when_the_pid_file_is_gone(tmp_path: Path) -> None:
-    uri, started = local_server.start_background(tmp_path)
+    uri, started = embedded_server.start_background(tmp_path)
     assert started and ping(uri)
-    (tmp_path / local_server.PID_FILE).unlink()
+    (tmp_path / embedded_server.PID_FILE).unlink()
 
-    assert local_server.stop_background(tmp_path) is True
+    assert embedded_server.stop_background(tmp_path) is True
     assert not ping(uri)
 
 
@@ -86,20 +88,20 @@ def test_a_pid_file_naming_another_folders_server_or_a_dead_process_starts_anew(
     """After a crash the pid may be dead, or reused by another state folder's server: never ours."""
     state = tmp_path / "mongo"
     state.mkdir()
-    (state / local_server.PID_FILE).write_text(f"{mongo_server.pid}\n")  # serves another folder
+    (state / embedded_server.PID_FILE).write_text(f"{mongo_server.pid}\n")  # serves another folder
     assert running_pid(state) is None
     try:
-        uri, started = local_server.start_background(state)
+        uri, started = embedded_server.start_background(state)
         assert started and ping(uri)
         assert running_pid(state) not in (None, mongo_server.pid)
     finally:
-        local_server.stop_background(state)
+        embedded_server.stop_background(state)
     assert mongo_server.is_running() and ping(mongo_server.uri)  # the other server was left alone
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    (state / local_server.PID_FILE).write_text(dead.stdout)  # a process that has exited
+    (state / embedded_server.PID_FILE).write_text(dead.stdout)  # a process that has exited
     try:
-        again, started = local_server.start_background(state)
+        again, started = embedded_server.start_background(state)
         assert started and again == uri and ping(again)  # same port, same data
     finally:
-        local_server.stop_background(state)
+        embedded_server.stop_background(state)

@@ -11,9 +11,14 @@ import pandas as pd
 import pytest
 from pymongo import ASCENDING, IndexModel, MongoClient, WriteConcern, monitoring
 
+from forecast_assets.mongo.collection_setup import (
+    LOCATION_INDEX,
+    IndexConflictError,
+    create_indexes,
+    ensure_collections,
+)
 from forecast_assets.mongo.documents import frame_to_documents, json_schema_validator
-from forecast_assets.mongo.load import LOCATION_INDEX, IndexConflictError, create_indexes, ensure_collections
-from forecast_assets.mongo.local_server import LocalMongoServer
+from forecast_assets.mongo.embedded_server import LocalMongoServer
 from forecast_assets.mongo.resources import MongoResource
 from forecast_assets.mongo.sync import same_document, sync_windows
 from forecast_assets.stations import STATIONS
@@ -63,9 +68,11 @@ def stored_equals(collection, frame: pd.DataFrame) -> bool:
     """The collection holds exactly ``frame``'s rows, field for field."""
     docs = frame_to_documents(frame)
     return collection.count_documents({}) == len(docs) and all(
-        same_document(doc, collection.find_one(
-            {"station_id": doc["station_id"], "timestamp": doc["timestamp"]}, projection={"_id": 0}
-        ) or {})
+        same_document(
+            doc,
+            collection.find_one({"station_id": doc["station_id"], "timestamp": doc["timestamp"]}, projection={"_id": 0})
+            or {},
+        )
         for doc in docs
     )
 
@@ -77,17 +84,23 @@ def _distance_m(lon_lat: list[float]) -> float:
 
 
 def _duplicates(collection) -> list:
-    return list(collection.aggregate([
-        {"$group": {"_id": {"s": "$station_id", "t": "$timestamp"}, "n": {"$sum": 1}}},
-        {"$match": {"n": {"$gt": 1}}},
-    ]))
+    return list(
+        collection.aggregate(
+            [
+                {"$group": {"_id": {"s": "$station_id", "t": "$timestamp"}, "n": {"$sum": 1}}},
+                {"$match": {"n": {"$gt": 1}}},
+            ]
+        )
+    )
 
 
 def test_ensure_collections_is_idempotent_and_sets_validator_and_indexes(db) -> None:
     again = ensure_collections(db)  # second call: collMod, indexes already there
 
     assert again["validator"] == "updated"
-    options = db.command("listCollections", filter={"name": "weather_measurements"})["cursor"]["firstBatch"][0]["options"]
+    options = db.command("listCollections", filter={"name": "weather_measurements"})["cursor"]["firstBatch"][0][
+        "options"
+    ]
     assert options["validator"] == json_schema_validator()
     assert (options["validationLevel"], options["validationAction"]) == ("strict", "error")
     indexes = db["weather_measurements"].index_information()
@@ -159,7 +172,8 @@ def test_a_row_no_longer_delivered_is_deleted_from_its_station_window_only(measu
     assert measurements.find_one(key_of(frame, gone)) is None
     assert in_window(measurements, DAY_START, DAY_END, "07015") == 9
     assert {sid: in_window(measurements, DAY_START, DAY_END, sid) for sid in STATIONS if sid != "07015"} == {
-        sid: 10 for sid in STATIONS if sid != "07015"}
+        sid: 10 for sid in STATIONS if sid != "07015"
+    }
     assert in_window(measurements, DAY_END, NEXT_END) == len(next_day)  # the next day is untouched
     assert in_window(measurements, DAY_END, NEXT_END, "07015") == 10
     assert counts_of(sync_windows(measurements, frame.drop(index=gone), windows())) == (0, 0, len(frame) - 1, 0, 0)
@@ -179,7 +193,13 @@ def test_windows_end_up_holding_exactly_the_frame(measurements, make_frame) -> N
 
     assert counts_of(counts) == (0, 0, 40, 4 * 10 + 20, 0)
     assert {sid: in_window(measurements, DAY_START, DAY_END, sid) for sid in STATIONS} == {
-        "IICHTE19": 10, "ILAMAD25": 0, "00052": 20, "000R5": 10, "07015": 10, "STATIC0010": 10}
+        "IICHTE19": 10,
+        "ILAMAD25": 0,
+        "00052": 20,
+        "000R5": 10,
+        "07015": 10,
+        "STATIC0010": 10,
+    }
     assert in_window(measurements, DAY_END, NEXT_END) == len(next_day)  # untouched
     assert counts_of(sync_windows(measurements, smaller, scope)) == (0, 0, 40, 0, 0)
 
@@ -189,10 +209,13 @@ def test_rows_outside_their_window_are_refused_before_anything_is_written(measur
     sync_windows(measurements, frame, windows())
     before = measurements.count_documents({})
     # 07015 is fine (and would lose 5 documents), but ILAMAD25 brings a row of the next day
-    mixed = pd.concat([
-        frame[(frame["station_id"] == "07015") & (frame["timestamp"] < DAY_START + pd.Timedelta(minutes=50))],
-        make_frame(rows_per_station=1, start="2024-10-02", stations=["ILAMAD25"]),
-    ], ignore_index=True)
+    mixed = pd.concat(
+        [
+            frame[(frame["station_id"] == "07015") & (frame["timestamp"] < DAY_START + pd.Timedelta(minutes=50))],
+            make_frame(rows_per_station=1, start="2024-10-02", stations=["ILAMAD25"]),
+        ],
+        ignore_index=True,
+    )
     with pytest.raises(ValueError, match="outside"):
         sync_windows(measurements, mixed, windows(stations=["07015", "ILAMAD25"]))
     with pytest.raises(ValueError, match="without a window"):
@@ -230,7 +253,10 @@ def test_a_rejected_change_is_counted_and_the_other_changes_written(measurements
     assert counts_of(counts) == (0, 1, len(frame) - 2, 0, 1)
     [sample] = counts["error_samples"]
     assert (sample["station_id"], sample["timestamp"], sample["code"]) == (
-        frame.loc[5, "station_id"], frame.loc[5, "timestamp"].isoformat(), VALIDATION_FAILED)
+        frame.loc[5, "station_id"],
+        frame.loc[5, "timestamp"].isoformat(),
+        VALIDATION_FAILED,
+    )
     assert measurements.find_one(key_of(frame, 5))["temperature_c"] == frame.loc[5, "temperature_c"]
     assert measurements.find_one(key_of(frame, 7))["pressure_hpa"] == 1001.5
     assert measurements.count_documents({}) == len(frame)
@@ -244,8 +270,7 @@ class _CompetitorInsertsFirst(monitoring.CommandListener):
         self.fired = False
 
     def started(self, event) -> None:
-        if event.command_name == "insert" and event.command.get("insert") == "weather_measurements" \
-                and not self.fired:
+        if event.command_name == "insert" and event.command.get("insert") == "weather_measurements" and not self.fired:
             self.fired = True
             thread = threading.Thread(target=self.competitor)
             thread.start()
@@ -289,20 +314,26 @@ def test_stations_collection_is_geo_indexed(db) -> None:
     assert stations.index_information()["location_2dsphere"]["key"] == [("location", "2dsphere")]
     distances = {d["_id"]: _distance_m(d["location"]["coordinates"]) for d in stations.find()}
 
-    within = {d["_id"] for d in stations.find(
-        {"location": {"$geoWithin": {"$centerSphere": [LILLE, 20_000 / EARTH_RADIUS_M]}}}
-    )}
+    within = {
+        d["_id"]
+        for d in stations.find({"location": {"$geoWithin": {"$centerSphere": [LILLE, 20_000 / EARTH_RADIUS_M]}}})
+    }
     assert within == {sid for sid, m in distances.items() if m < 20_000}
 
-    near = list(stations.aggregate([
-        {"$geoNear": {"near": {"type": "Point", "coordinates": LILLE}, "distanceField": "d", "spherical": True}}
-    ]))
+    near = list(
+        stations.aggregate(
+            [{"$geoNear": {"near": {"type": "Point", "coordinates": LILLE}, "distanceField": "d", "spherical": True}}]
+        )
+    )
     assert [d["_id"] for d in near] == sorted(distances, key=distances.get)
     assert all(abs(d["d"] - distances[d["_id"]]) < 100 for d in near)
 
-    in_range = {d["_id"] for d in stations.find(
-        {"location": {"$near": {"$geometry": {"type": "Point", "coordinates": LILLE}, "$maxDistance": 20_000}}}
-    )}
+    in_range = {
+        d["_id"]
+        for d in stations.find(
+            {"location": {"$near": {"$geometry": {"type": "Point", "coordinates": LILLE}, "$maxDistance": 20_000}}}
+        )
+    }
     assert in_range == within
 
 
@@ -310,7 +341,9 @@ def test_stations_collection_is_geo_indexed(db) -> None:
 def test_near_sorts_by_distance(db) -> None:
     stations = db["stations"]
     distances = {d["_id"]: _distance_m(d["location"]["coordinates"]) for d in stations.find()}
-    near = [d["_id"] for d in stations.find({"location": {"$near": {"$geometry": {"type": "Point", "coordinates": LILLE}}}})]
+    near = [
+        d["_id"] for d in stations.find({"location": {"$near": {"$geometry": {"type": "Point", "coordinates": LILLE}}}})
+    ]
     assert near == sorted(distances, key=distances.get)
 
 
