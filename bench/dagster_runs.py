@@ -24,6 +24,9 @@ from bench.landed_data import day_range
 from forecast_assets.partitions import START_DATE
 
 TARGET_RATIO = 5.0
+#: Issue 14: the local (in-process) executor against a process per step, on the same one-run week.
+TARGET_EXECUTOR_RATIO = 2.0
+MULTIPROCESS = ["--config-json", '{"execution": {"config": {"multiprocess": {}}}}']
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -112,8 +115,19 @@ def run(uri: str, work: Path, n_days: int = 7, mode: str = "cli") -> dict:
     tag = uuid.uuid4().hex[:6]
     db_single, db_per = f"bench_dagster_single_{tag}", f"bench_dagster_per_partition_{tag}"
     log = work / "dagster_runs.log"
+    executor = {}
     if mode == "cli":
-        single = _cli(_env(work, "single", uri, db_single), ["--partition-range", f"{days[0]}...{days[-1]}"], log)
+        week = ["--partition-range", f"{days[0]}...{days[-1]}"]
+        single = _cli(_env(work, "single", uri, db_single), week, log)
+        db_multi = f"bench_dagster_multiprocess_{tag}"
+        multiprocess = _cli(_env(work, "multiprocess", uri, db_multi), [*week, *MULTIPROCESS], log)
+        assert _count(uri, db_multi) == _count(uri, db_single)
+        executor = {
+            "single_run_multiprocess_s": multiprocess,
+            "executor_ratio": multiprocess / single,
+            "target_executor_ratio": TARGET_EXECUTOR_RATIO,
+            "executor_met": multiprocess / single >= TARGET_EXECUTOR_RATIO,
+        }
         env = _env(work, "per_partition", uri, db_per)
         per_runs = [_cli(env, ["--partition", day], log) for day in days]
     else:
@@ -135,5 +149,6 @@ def run(uri: str, work: Path, n_days: int = 7, mode: str = "cli") -> dict:
         "ratio": ratio,
         "target_ratio": TARGET_RATIO,
         "met": ratio >= TARGET_RATIO,
+        **executor,
         "log": str(log),
     }

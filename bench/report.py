@@ -104,6 +104,12 @@ def render(results: dict) -> str:
             f"| 3 | Dagster: 1 single-run backfill vs 1 run per partition ({d['partitions']} days, {d['mode']}) | ≥ 5× | "
             f"{_f(d['ratio'])}× ({_f(d['single_run_s'])} s vs {_f(d['per_partition_total_s'])} s) | {_mark(d['met'])} |"
         )
+        if "executor_ratio" in d:
+            out.append(
+                f"| 3b | Dagster: the week's one run, local in-process executor vs a process per step | ≥ 2× | "
+                f"{_f(d['executor_ratio'])}× ({_f(d['single_run_s'])} s vs {_f(d['single_run_multiprocess_s'])} s) "
+                f"| {_mark(d['executor_met'])} |"
+            )
     if s:
         runs = s["runs"]
         out.append(
@@ -177,6 +183,16 @@ def render(results: dict) -> str:
             f"| `--partition <day>` per day | {d['runs_per_partition']} | {_f(d['per_partition_total_s'])} "
             f"({', '.join(_f(x) for x in d['per_partition_run_s'])}) |",
             f"| **ratio** (target ≥ 5×) | | **{_f(d['ratio'], 2)}×** {_mark(d['met'])} |",
+            *(
+                [
+                    f"| the same one run, `multiprocess` executor (a process per step) | 1 | "
+                    f"{_f(d['single_run_multiprocess_s'])} |",
+                    f"| **in-process (local default) vs multiprocess** (target ≥ 2×) | | "
+                    f"**{_f(d['executor_ratio'], 2)}×** {_mark(d['executor_met'])} |",
+                ]
+                if "executor_ratio" in d
+                else []
+            ),
             "",
         ]
     if s:

@@ -62,3 +62,30 @@ def test_make_and_the_image_install_with_the_lock():
     assert re.search(r"COPY pyproject\.toml requirements\.lock", dockerfile)
     assert re.search(r"pip install -c requirements\.lock \.", dockerfile)
     assert "make test" in (REPO / ".ci" / "run").read_text()
+
+
+#: Where a runtime dependency is used when the package does not import it: (file, what it says).
+USED_OUTSIDE_IMPORTS = {
+    "dagster-postgres": ("dagster.yaml", "  postgres:"),  # the production instance's storage
+    "dagster-aws": ("dagster.yaml", "module: dagster_aws.ecs"),  # EcsRunLauncher, S3ComputeLogManager
+    "dagster-webserver": ("Dockerfile", '"dagster-webserver"'),  # the image's CMD
+}
+#: Distribution name -> the module it is imported as, where they differ.
+MODULE_OF = {"pillow": "PIL", "pyyaml": "yaml"}
+
+
+def test_every_runtime_dependency_is_used():
+    import tomllib
+
+    package = "\n".join(p.read_text() for p in (REPO / "forecast_assets").rglob("*.py"))
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    unused = []
+    for requirement in dependencies:
+        name = _norm(re.match(r"[A-Za-z0-9_.\-]+", requirement)[0])
+        module = MODULE_OF.get(name, name.replace("-", "_"))
+        imported = re.search(rf"^\s*(import|from) {module}\b", package, re.M)
+        where, marker = USED_OUTSIDE_IMPORTS.get(name, (None, None))
+        used_there = where is not None and marker in (REPO / where).read_text()
+        if not imported and not used_there:
+            unused.append(name)
+    assert not unused, f"declared in pyproject.toml but never used: {unused}"
