@@ -50,19 +50,15 @@ class Feed:
 #: Concurrency pool of the rate-limited InfoClimat API.
 INFOCLIMAT_POOL = "infoclimat_api"
 
+# fmt: off
 _FEED_TABLE: tuple[Feed, ...] = (
-    Feed("BE", WEATHER_UNDERGROUND, "wu_be", "IICHTE19", "FORECAST_BE_SOURCE", "IICHTE19.xlsx"),
-    Feed("FR", WEATHER_UNDERGROUND, "wu_fr", "ILAMAD25", "FORECAST_FR_SOURCE", "ILAMAD25.xlsx"),
-    Feed(
-        "InfoClimat",
-        INFOCLIMAT,
-        "infoclimat",
-        "infoclimat",
-        "FORECAST_INFOCLIMAT_SOURCE",
-        "infoclimat_2024-10-01_2024-10-07.json",
-        pool=INFOCLIMAT_POOL,
-    ),
+    #    key           provider             reader        landed file   source setting                sample file
+    Feed("BE",         WEATHER_UNDERGROUND, "wu_be",      "IICHTE19",   "FORECAST_BE_SOURCE",         "IICHTE19.xlsx"),
+    Feed("FR",         WEATHER_UNDERGROUND, "wu_fr",      "ILAMAD25",   "FORECAST_FR_SOURCE",         "ILAMAD25.xlsx"),
+    Feed("InfoClimat", INFOCLIMAT,          "infoclimat", "infoclimat", "FORECAST_INFOCLIMAT_SOURCE",
+         "infoclimat_2024-10-01_2024-10-07.json", pool=INFOCLIMAT_POOL),
 )
+# fmt: on
 
 FEEDS: dict[str, Feed] = {f.key: f for f in _FEED_TABLE}
 #: The feed keys, in registry order.

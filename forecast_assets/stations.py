@@ -27,86 +27,18 @@ class Station:
     cadence: timedelta  # expected spacing between observations
 
 
+# One line per station (fmt: off keeps the table a table).
+# fmt: off
 _STATION_TABLE: tuple[Station, ...] = (
-    Station(
-        "IICHTE19",
-        "WeerstationBS",
-        "Ichtegem",
-        "BE",
-        51.092,
-        2.999,
-        15,
-        "Europe/Brussels",
-        WEATHER_UNDERGROUND,
-        "BE",
-        timedelta(minutes=5),
-    ),
-    Station(
-        "ILAMAD25",
-        "La Madeleine",
-        "La Madeleine",
-        "FR",
-        50.659,
-        3.070,
-        23,
-        "Europe/Paris",
-        WEATHER_UNDERGROUND,
-        "FR",
-        timedelta(minutes=5),
-    ),
-    Station(
-        "00052",
-        "Armentières",
-        "Armentières",
-        "FR",
-        50.689,
-        2.877,
-        16,
-        "Europe/Paris",
-        INFOCLIMAT,
-        "InfoClimat",
-        timedelta(minutes=10),
-    ),
-    Station(
-        "000R5",
-        "Bergues",
-        "Bergues",
-        "FR",
-        50.968,
-        2.441,
-        17,
-        "Europe/Paris",
-        INFOCLIMAT,
-        "InfoClimat",
-        timedelta(minutes=10),
-    ),
-    Station(
-        "07015",
-        "Lille-Lesquin",
-        "Lesquin",
-        "FR",
-        50.575,
-        3.092,
-        47,
-        "Europe/Paris",
-        INFOCLIMAT,
-        "InfoClimat",
-        timedelta(hours=1),
-    ),
-    Station(
-        "STATIC0010",
-        "Hazebrouck",
-        "Hazebrouck",
-        "FR",
-        50.734,
-        2.545,
-        31,
-        "Europe/Paris",
-        INFOCLIMAT,
-        "InfoClimat",
-        timedelta(minutes=10),
-    ),
+    #       id            name              city            country  lat     lon    elev  timezone          provider             feed          cadence
+    Station("IICHTE19",   "WeerstationBS",  "Ichtegem",     "BE",    51.092, 2.999, 15,   "Europe/Brussels", WEATHER_UNDERGROUND, "BE",         timedelta(minutes=5)),
+    Station("ILAMAD25",   "La Madeleine",   "La Madeleine", "FR",    50.659, 3.070, 23,   "Europe/Paris",    WEATHER_UNDERGROUND, "FR",         timedelta(minutes=5)),
+    Station("00052",      "Armentières",    "Armentières",  "FR",    50.689, 2.877, 16,   "Europe/Paris",    INFOCLIMAT,          "InfoClimat", timedelta(minutes=10)),
+    Station("000R5",      "Bergues",        "Bergues",      "FR",    50.968, 2.441, 17,   "Europe/Paris",    INFOCLIMAT,          "InfoClimat", timedelta(minutes=10)),
+    Station("07015",      "Lille-Lesquin",  "Lesquin",      "FR",    50.575, 3.092, 47,   "Europe/Paris",    INFOCLIMAT,          "InfoClimat", timedelta(hours=1)),
+    Station("STATIC0010", "Hazebrouck",     "Hazebrouck",   "FR",    50.734, 2.545, 31,   "Europe/Paris",    INFOCLIMAT,          "InfoClimat", timedelta(minutes=10)),
 )
+# fmt: on
 
 STATIONS: dict[str, Station] = {s.station_id: s for s in _STATION_TABLE}
 
