@@ -98,7 +98,8 @@ def test_a_uri_write_concern_must_agree_with_the_setting(mongo_server) -> None:
     agreeing = MongoResource(uri=f"{mongo_server.uri}?w=majority&journal=true&wTimeoutMS=60000")
     assert agreeing.get_client().write_concern == WriteConcern(w="majority", j=True, wtimeout=60000)
     agreeing.close()
-    contradicting = MongoResource(uri=f"mongodb://forecast:s3cret@{mongo_server.host}:{mongo_server.port}/?w=1")
+    password = "s3cret"  # a dummy: the message must not show it
+    contradicting = MongoResource(uri=f"mongodb://forecast:{password}@{mongo_server.host}:{mongo_server.port}/?w=1")
     with pytest.raises(WriteConcernSettingError) as caught:
         contradicting.get_client()
     message = str(caught.value)

@@ -70,6 +70,7 @@ BUCKET = f"forecast-staging-{SUFFIX}"
 OTHER_BUCKET = f"other-team-{SUFFIX}"
 PROBE_BUCKET = f"forecast-sse-probe-{SUFFIX}"  # carries the docs' bucket policy
 PREFIX = "forecast/staging"
+LOGS_BUCKET = f"forecast-dagster-logs-{SUFFIX}"  # S3 compute logs (docs: `<logs-bucket>`)
 ALERTS_TOPIC = "forecast-alerts"  # a literal name in the docs, not a placeholder
 OTHER_TOPIC = f"other-topic-{SUFFIX}"
 CLUSTER = "forecast"  # literal in the docs' ARNs
@@ -101,7 +102,13 @@ JSON_BLOCK = re.compile(r"```json\n(.*?)\n```", re.S)
 
 
 def _placeholders(bucket: str = BUCKET) -> dict[str, str]:
-    return {"<region>": REGION, "<account-id>": ACCOUNT, "<bucket>": bucket, "<prefix>": PREFIX}
+    return {
+        "<region>": REGION,
+        "<account-id>": ACCOUNT,
+        "<bucket>": bucket,
+        "<prefix>": PREFIX,
+        "<logs-bucket>": LOGS_BUCKET,
+    }
 
 
 def _render(raw: str, bucket: str = BUCKET) -> str:
