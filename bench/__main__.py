@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scale-pipeline",
         default=None,
-        help="section 6 pipeline, module:function (default: bench.pipelines:today; contract in bench/pipelines.py)",
+        help="section 6 pipeline, module:function (default: bench.pipelines:chunked; contract in bench/pipelines.py)",
     )
     parser.add_argument(
         "--scale-reference", default=None, help="today's code for the ratio (default: bench.pipelines:reference_v1)"

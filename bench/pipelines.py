@@ -21,9 +21,20 @@ from collections.abc import Mapping, Sequence
 Counts = int | Mapping[str, int]
 
 
+def chunked(staging, partition_keys: Sequence[str]) -> Counts:
+    """The project's weather path as the asset runs it: ``build_days`` over the chunk (one read, transform,
+    sort and validation per chunk; every check and the report per day)."""
+    from forecast_assets.weather.build import build_days
+
+    out = {"rows_out": 0, "raw_rows": 0, "rejected": 0, "duplicates": 0}
+    for day in build_days(staging, partition_keys).values():
+        _add(out, day)
+    return out
+
+
 def today(staging, partition_keys: Sequence[str]) -> Counts:
-    """The project's weather path as it is: ``build_day`` per day (transform, de-dup, checks, report)."""
-    from forecast_assets.weather.assets import build_day
+    """The project's weather path one day at a time: ``build_day`` per day (transform, de-dup, checks, report)."""
+    from forecast_assets.weather.build import build_day
 
     return _days(build_day, staging, partition_keys)
 
@@ -38,12 +49,15 @@ def reference_v1(staging, partition_keys: Sequence[str]) -> Counts:
 def _days(build_day, staging, partition_keys: Sequence[str]) -> dict[str, int]:
     out = {"rows_out": 0, "raw_rows": 0, "rejected": 0, "duplicates": 0}
     for key in partition_keys:
-        day = build_day(staging, key)
-        out["rows_out"] += len(day.frame)
-        out["raw_rows"] += sum(day.accounting.raw_rows.values())
-        out["rejected"] += len(day.rejects)
-        out["duplicates"] += len(day.duplicates)
+        _add(out, build_day(staging, key))
     return out
+
+
+def _add(out: dict[str, int], day) -> None:
+    out["rows_out"] += len(day.frame)
+    out["raw_rows"] += sum(day.accounting.raw_rows.values())
+    out["rejected"] += len(day.rejects)
+    out["duplicates"] += len(day.duplicates)
 
 
 def transform_today(staging, partition_keys: Sequence[str]) -> Counts:

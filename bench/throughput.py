@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PIPELINE = "bench.pipelines:today"
+PIPELINE = "bench.pipelines:chunked"
 REFERENCE = "bench.pipelines:reference_v1"
 TRANSFORM = "bench.pipelines:transform_today"
 TRANSFORM_TODAY = "bench.pipelines:transform_today"

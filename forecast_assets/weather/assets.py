@@ -1,116 +1,56 @@
 """The weather_data asset: each day's raw partitions unified into the contract, checked and reported."""
 
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 
 import dagster as dg
 import pandas as pd
 
 from forecast_assets.daily_assets import daily_multi_asset, stage_spec
-from forecast_assets.feeds import FEEDS, Feed
-from forecast_assets.partitions import daily_partitions, partition_day
+from forecast_assets.feeds import FEEDS
 from forecast_assets.staging import StagingZone
-from forecast_assets.staging.layout import (
-    dataset_key,
-    quality_key,
-    raw_landed_key,
-    raw_rejects_key,
-    transform_rejects_key,
-)
+from forecast_assets.staging.layout import dataset_key, quality_key, transform_rejects_key
 from forecast_assets.stations import STATIONS
-from forecast_assets.weather.accounting import UNKNOWN_STATION, Accounting
-from forecast_assets.weather.check_specs import CheckOutcome, weather_check_specs
-from forecast_assets.weather.checks import check_partition, log_outcomes
+from forecast_assets.weather.build import (
+    RAW_PARTITION_MAPPING,
+    Day,
+    build_day,
+    build_days,
+    upstream_partition_keys,
+)
+from forecast_assets.weather.check_specs import weather_check_specs
+from forecast_assets.weather.checks import log_outcomes
 from forecast_assets.weather.column_schema import column_schema_metadata
-from forecast_assets.weather.convert import Transformed
 from forecast_assets.weather.dataset import to_jsonl
-from forecast_assets.weather.landed import LandedColumns
-from forecast_assets.weather.quality import build_quality_report, report_markdown, temperature_plot_markdown
-from forecast_assets.weather.schema import COLUMNS
-from forecast_assets.weather.transform import TRANSFORMS, deduplicate, measured_columns
+from forecast_assets.weather.quality import report_markdown, temperature_plot_markdown
+from forecast_assets.weather.transform import deduplicate
 
 WEATHER_DATA = dg.AssetKey("weather_data")
-#: Partition D of weather_data reads partition D of every raw feed.
-RAW_PARTITION_MAPPING = dg.IdentityPartitionMapping()
-MEASURED = {station_id: measured_columns(station_id) for station_id in STATIONS}
+#: Days built together (one read, transform, sort and validation per chunk): memory grows with it,
+#: not with the range; 7 keeps a 162-station chunk well under 1 GB.
+CHUNK_DAYS = 7
+
+__all__ = ["RAW_PARTITION_MAPPING", "Day", "build_day", "build_days", "upstream_partition_keys", "weather_data"]
 
 
-def upstream_partition_keys(partition_key: str) -> list[str]:
-    """The raw partitions that feed one weather_data partition, per the partition mapping."""
-    result = RAW_PARTITION_MAPPING.get_upstream_mapped_partitions_result_for_partitions(
-        daily_partitions.subset_with_partition_keys([partition_key]), daily_partitions, daily_partitions
-    )
-    return sorted(result.partitions_subset.get_partition_keys())
+def built_days(
+    staging: StagingZone, partition_keys: Sequence[str], chunk_days: int = CHUNK_DAYS
+) -> Iterator[tuple[str, Day]]:
+    """Each day of ``partition_keys`` built, in order, ``chunk_days`` at a time.
 
-
-def _station_key(station_id: object) -> str:
-    return station_id if station_id in STATIONS else UNKNOWN_STATION
-
-
-def _stations_of_records(feed: Feed, records: list[object]) -> Counter:
-    """Records of a feed per station: a single-station feed's are all its station's; otherwise the
-    provider's station field says (records without one count as ``unknown``)."""
-    if len(feed.stations) == 1:
-        return Counter({feed.station_ids[0]: len(records)})
-    field = TRANSFORMS[feed.provider].station_field
-    return Counter(_station_key(r.get(field)) if isinstance(r, dict) else UNKNOWN_STATION for r in records)
-
-
-def _transform_feed(staging: StagingZone, feed: Feed, raw_partition: str) -> tuple[Transformed, Counter]:
-    """One raw partition through its provider's transform (read as columns); the raw rows it held, per station."""
-    provider = TRANSFORMS[feed.provider]
-    landed = LandedColumns.read(staging.read_bytes(raw_landed_key(feed.key, raw_partition)), provider.read_fields)
-    transformed = provider.transform(landed, feed, partition_day(raw_partition))
-    read = Counter()
-    for station_id, count in transformed.stations_read.items():
-        read[UNKNOWN_STATION if station_id is None else station_id] += count
-    return transformed, read
-
-
-def _raw_rejected(staging: StagingZone, feed: Feed, raw_partition: str) -> Counter:
-    """Records the raw stage rejected for one partition of a feed, per station."""
-    try:
-        rejects = staging.read_jsonl(raw_rejects_key(feed.key, raw_partition))
-    except FileNotFoundError:
-        return Counter()
-    return _stations_of_records(feed, [r.get("record") for r in rejects])
-
-
-@dataclass
-class Day:
-    """One weather_data partition, built."""
-
-    frame: pd.DataFrame
-    rejects: list[dict]
-    duplicates: pd.DataFrame
-    accounting: Accounting
-    outcomes: list[CheckOutcome]
-    report: dict
-
-
-def build_day(staging: StagingZone, partition_key: str) -> Day:
-    """Read, convert, de-duplicate and check one day; every raw row is output, rejected or a duplicate."""
-    frames, rejects, raw_rows, raw_rejected = [], [], Counter(), Counter()
-    for feed in FEEDS.values():
-        for raw_partition in upstream_partition_keys(partition_key):
-            transformed, read = _transform_feed(staging, feed, raw_partition)
-            frames.append(transformed.frame)
-            rejects.extend(transformed.rejects)
-            raw_rows.update(read)
-            raw_rejected.update(_raw_rejected(staging, feed, raw_partition))
-    combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
-    frame, duplicates = deduplicate(combined)
-    accounting = Accounting(
-        raw_rows=dict(raw_rows),
-        output_rows=dict(Counter(frame["station_id"])),
-        rejected=dict(Counter(_station_key(r.get("station_id")) for r in rejects)),
-        duplicates_dropped=dict(Counter(duplicates["station_id"])),
-        raw_rejected=dict(raw_rejected),
-    )
-    outcomes = check_partition(partition_key, frame, accounting, MEASURED)
-    report = build_quality_report(partition_key, frame, accounting, rejects, duplicates, outcomes)
-    return Day(frame, rejects, duplicates, accounting, outcomes, report)
+    A chunk that cannot be built whole (a missing or unreadable file) is built day by day, so the
+    days before the failing one are delivered and the error names that day.
+    """
+    keys = list(partition_keys)
+    for first in range(0, len(keys), max(1, chunk_days)):
+        chunk = keys[first : first + max(1, chunk_days)]
+        try:
+            days = build_days(staging, chunk, deduplicate=deduplicate)
+        except Exception:  # noqa: BLE001  (rebuilt day by day below: the same error, on its day)
+            if len(chunk) == 1:
+                raise
+            days = None
+        for key in chunk:
+            yield key, days[key] if days is not None else build_days(staging, [key], deduplicate=deduplicate)[key]
 
 
 def write_day(staging: StagingZone, partition_key: str, day: Day) -> str:
@@ -167,10 +107,10 @@ def day_metadata(staging: StagingZone, partition_key: str, day: Day, uri: str) -
     weather_check_specs(WEATHER_DATA),
 )
 def weather_data(context: dg.AssetExecutionContext, staging: StagingZone) -> Iterator[dg.MaterializeResult]:
-    """The data scientists' dataset, one day at a time (bounded memory across a backfill range)."""
+    """The data scientists' dataset, built a chunk of days at a time (bounded memory across a backfill range),
+    written and recorded per day."""
     outcomes = {}
-    for partition_key in context.partition_keys:
-        day = build_day(staging, partition_key)
+    for partition_key, day in built_days(staging, context.partition_keys):
         uri = write_day(staging, partition_key, day)
         context.add_asset_metadata(
             day_metadata(staging, partition_key, day, uri), asset_key=WEATHER_DATA, partition_key=partition_key

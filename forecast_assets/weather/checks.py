@@ -27,16 +27,20 @@ def check_partition(
     frame: pd.DataFrame,
     accounting: Accounting,
     measured_columns: Mapping[str, list[str]],
+    schema: CheckOutcome | None = None,
+    coverage: list[dict[str, Any]] | None = None,
 ) -> list[CheckOutcome]:
     """Every check on one partition's frame, in ``CHECKS`` order.
 
     ``measured_columns`` maps a station id to the contract columns its source measures; stations
-    missing from it get no null-rate check.
+    missing from it get no null-rate check. ``schema``: the frame's ``schema_conformance`` outcome
+    when already known (one validation of a chunk of days, see ``schema_conformance_days``);
+    ``coverage``: the frame's ``station_coverage`` when already counted.
     """
     return [
-        schema_conformance(frame),
+        schema_conformance(frame) if schema is None else schema,
         unique_station_timestamp(frame),
-        completeness(partition_key, frame, measured_columns),
+        completeness(partition_key, frame, measured_columns, coverage),
         reconciliation(frame, accounting),
         station_day_rejects(accounting),
     ]

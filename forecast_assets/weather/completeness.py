@@ -43,6 +43,15 @@ def _utc_nanoseconds(stamps: pd.Series) -> np.ndarray:
     return pd.DatetimeIndex(stamps).as_unit("ns").asi8
 
 
+def _station_codes(station_ids: pd.Series, table: list[str]) -> np.ndarray:
+    """Each row's position in ``table`` (-1: not in it), as ``pd.Categorical(...).codes`` gives it,
+    by the distinct ids (a day holds a few hundred)."""
+    codes, uniques = pd.factorize(station_ids)
+    position = {station_id: i for i, station_id in enumerate(table)}
+    lookup = np.array([position.get(u, -1) for u in uniques] + [-1], dtype=np.int64)
+    return lookup[codes]
+
+
 def station_coverage(partition_key: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Coverage of every known station for the day: filled slots / expected slots.
 
@@ -58,7 +67,7 @@ def station_coverage(partition_key: str, frame: pd.DataFrame) -> list[dict[str, 
     cadences = np.array([pd.Timedelta(s.cadence).value for s in stations], dtype=np.int64)
     rows, inside_rows, filled = (np.zeros(n, dtype=np.int64) for _ in range(3))
     if "station_id" in frame and "timestamp" in frame and len(frame):
-        codes = pd.Categorical(frame["station_id"], categories=list(windows)).codes.astype(np.int64)
+        codes = _station_codes(frame["station_id"], list(windows))
         known = codes >= 0  # rows of stations outside the table belong to no station's coverage
         codes, stamps = codes[known], _utc_nanoseconds(frame["timestamp"])[known]
         inside = (stamps != pd.NaT.value) & (stamps >= starts[codes]) & (stamps < ends[codes])
@@ -67,17 +76,21 @@ def station_coverage(partition_key: str, frame: pd.DataFrame) -> list[dict[str, 
         codes, stamps = codes[inside], stamps[inside]
         slots = (stamps - starts[codes]) // cadences[codes]
         width = int(slots.max(initial=0)) + 1  # (station, slot) as one integer, to count distinct pairs
-        filled = np.bincount(np.unique(codes * width + slots) // width, minlength=n)
+        pairs = np.sort(codes * width + slots)  # distinct pairs by sorting (np.unique's hashing is slower)
+        distinct = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))] if len(pairs) else pairs
+        filled = np.bincount(distinct // width, minlength=n)
+    expected_of = -((starts - ends) // cadences)  # ceil((end - start) / cadence), in integers
+    shown: dict[pd.Timestamp, str] = {}  # stations share a few windows: each instant written once
     table = []
     for i, station in enumerate(stations):
         start, end = windows[station.station_id]
-        expected = _slots(start, end, station)
+        expected = int(expected_of[i])
         table.append(
             {
                 "station_id": station.station_id,
                 "source": station.provider,
-                "window_start": start.isoformat(),
-                "window_end": end.isoformat(),
+                "window_start": shown.get(start) or shown.setdefault(start, start.isoformat()),
+                "window_end": shown.get(end) or shown.setdefault(end, end.isoformat()),
                 "rows": int(rows[i]),
                 "expected_slots": expected,
                 "filled_slots": int(filled[i]),
@@ -96,18 +109,24 @@ def null_rate_failures(frame: pd.DataFrame, measured_columns: Mapping[str, list[
     if "station_id" not in frame or frame.empty:
         return {}
     columns = sorted({c for cols in measured_columns.values() for c in cols if c not in SPARSE_COLUMNS and c in frame})
-    station_ids = frame["station_id"]
-    sizes = station_ids.value_counts(dropna=True)
-    nulls = frame[columns].isna().groupby(station_ids, observed=True).sum().to_dict("index") if columns else {}
+    codes, station_ids = pd.factorize(frame["station_id"])  # null ids (code -1) belong to no station
+    known = codes >= 0
+    codes = codes[known]
+    sizes = np.bincount(codes, minlength=len(station_ids))
+    nulls = {
+        c: np.bincount(codes, weights=frame[c].isna().to_numpy()[known], minlength=len(station_ids)) for c in columns
+    }
+    position = {sid: i for i, sid in enumerate(station_ids)}
     failures: dict[str, list[dict]] = {}
     for sid in STATIONS:
-        size = int(sizes.get(sid, 0))
+        i = position.get(sid)
+        size = 0 if i is None else int(sizes[i])
         if not size:
             continue
         for column in measured_columns.get(sid, []):
-            if column in SPARSE_COLUMNS or column not in frame:
+            if column in SPARSE_COLUMNS or column not in nulls:
                 continue
-            rate = float(int(nulls[sid][column]) / size)
+            rate = float(int(nulls[column][i]) / size)
             if rate > max_null_rate(column):
                 failures.setdefault(sid, []).append(
                     {
@@ -120,11 +139,19 @@ def null_rate_failures(frame: pd.DataFrame, measured_columns: Mapping[str, list[
     return failures
 
 
-def completeness(partition_key: str, frame: pd.DataFrame, measured_columns: Mapping[str, list[str]]) -> CheckOutcome:
-    """Every station at least ``COVERAGE_THRESHOLD`` covered, and no measured column too often null."""
+def completeness(
+    partition_key: str,
+    frame: pd.DataFrame,
+    measured_columns: Mapping[str, list[str]],
+    coverage: list[dict[str, Any]] | None = None,
+) -> CheckOutcome:
+    """Every station at least ``COVERAGE_THRESHOLD`` covered, and no measured column too often null.
+
+    ``coverage``: the day's :func:`station_coverage` when already counted (the quality report shows it too).
+    """
     nulls = null_rate_failures(frame, measured_columns)
     table, null_failures, low = [], [], []
-    for row in station_coverage(partition_key, frame):
+    for row in station_coverage(partition_key, frame) if coverage is None else coverage:
         sid = row["station_id"]
         failures = nulls.get(sid, [])
         if row["coverage"] < COVERAGE_THRESHOLD:

@@ -33,6 +33,11 @@ class Transformed:
     read: int  # raw rows given: len(frame) + len(rejects)
     #: raw rows per station id of stations.py (None: a row naming no such station)
     stations_read: dict[str | None, int] = field(default_factory=dict)
+    #: the batch's row each frame row comes from, and each reject's (in order): to split a chunk by file
+    kept_rows: np.ndarray | None = None
+    rejected_rows: np.ndarray | None = None
+    #: the batch as finally checked (exact values of suspect rows included)
+    landed: LandedColumns | None = None
 
 
 @dataclass(frozen=True)

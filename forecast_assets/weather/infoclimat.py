@@ -196,4 +196,12 @@ def transform_infoclimat(rows: LandedColumns | Sequence[dict[str, Any]]) -> Tran
         found["micros"][keep],
         {column: values[keep] for column, values in checked.measures.items()},
     )
-    return Transformed(frame=frame, rejects=rejects, read=landed.n, stations_read=_stations_read(landed))
+    return Transformed(
+        frame=frame,
+        rejects=rejects,
+        read=landed.n,
+        stations_read=_stations_read(landed),
+        kept_rows=np.flatnonzero(keep),
+        rejected_rows=np.flatnonzero(~keep),
+        landed=landed,
+    )

@@ -8,6 +8,7 @@ first pass rejects are looked at again with their exact JSON values (:meth:`Land
 a row the text pass keeps has only texts, or numbers that parse the same way. A file polars cannot read
 (``NaN``, a line that is not an object) is read line by line with ``json.loads``, as the stage always did.
 Lineage fields are read only for the rows a reject needs (:meth:`LandedColumns.row`).
+Several files of a feed (a chunk of days) are read in one pass (:meth:`LandedColumns.read_files`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class LandedColumns:
     exact: bool  # True: values are the JSON values themselves (not their text)
     _rows: list[dict[str, Any]] | None = None  # the rows as dicts, once needed
     _data: bytes | None = field(default=None, repr=False)
+    #: True when row ``i`` is physical line ``i`` of ``_data`` (no blank line): one row decodes alone
+    _one_row_per_line: bool = False
+    _line_ends: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def from_rows(cls, rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> LandedColumns:
@@ -68,17 +72,37 @@ class LandedColumns:
             frame = pl.read_ndjson(io.BytesIO(data), schema={name: pl.String for name in fields})
         except pl.exceptions.PolarsError:  # NaN / Infinity, a line that is not an object, broken JSON
             return cls.from_rows(_json_lines(data), fields)
-        columns = {}
-        for name in fields:
-            encoded = pc.dictionary_encode(frame.get_column(name).to_arrow())
-            codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
-            uniques = np.empty(len(encoded.dictionary), dtype=object)
-            uniques[:] = encoded.dictionary.to_pylist()
-            columns[name] = FieldColumn(codes, uniques)
-        landed = cls(frame.height, columns, exact=False, _data=data)
+        landed = cls(frame.height, _columns_of(frame, fields), exact=False, _data=data)
         if frame.height != _line_count(data, frame.height):  # blank-line handling differs: trust json.loads alone
             return cls.from_rows(landed.rows(), fields)
+        landed._one_row_per_line = frame.height == data.count(b"\n") + (not data.endswith(b"\n"))
         return landed
+
+    @classmethod
+    def read_files(cls, files: Sequence[bytes], fields: Sequence[str]) -> list[tuple[LandedColumns, list[int]]]:
+        """Several landed files (in order) as batches of columns: ``(columns, rows of each file)``.
+
+        One polars pass over all the files when it reads them as each alone would (every file's lines
+        are rows, none blank); otherwise one batch per file, each read by :meth:`read`.
+        """
+        blank = [_NON_SPACE.search(data) is None for data in files]
+        lines = [0 if empty else data.count(b"\n") + (not data.endswith(b"\n")) for data, empty in zip(files, blank)]
+        parts = [data if data.endswith(b"\n") else data + b"\n" for data, empty in zip(files, blank) if not empty]
+        if len(parts) > 1:
+            joined = b"".join(parts)
+            try:
+                frame = pl.read_ndjson(io.BytesIO(joined), schema={name: pl.String for name in fields})
+            except pl.exceptions.PolarsError:
+                frame = None
+            if frame is not None and frame.height == sum(lines):
+                landed = cls(frame.height, _columns_of(frame, fields), exact=False, _data=joined)
+                landed._one_row_per_line = True
+                return [(landed, lines)]
+        batches = []
+        for data in files:
+            landed = cls.read(data, fields)
+            batches.append((landed, [landed.n]))
+        return batches
 
     def value(self, name: str, row: int) -> Any:
         """Row ``row``'s value of raw field ``name`` (None if absent or null)."""
@@ -91,8 +115,15 @@ class LandedColumns:
         return self._rows
 
     def row(self, index: int) -> dict[str, Any]:
-        """Row ``index`` as its JSON object, lineage included."""
-        return self.rows()[index]
+        """Row ``index`` as its JSON object, lineage included (only its line decoded, when it can be)."""
+        if self._rows is not None or not self._one_row_per_line:
+            return self.rows()[index]
+        data = self._data or b""
+        if self._line_ends is None:
+            self._line_ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
+        start = int(self._line_ends[index - 1]) + 1 if index else 0
+        end = int(self._line_ends[index]) if index < len(self._line_ends) else len(data)
+        return json.loads(data[start:end].decode("utf-8"))
 
     def exact_for(self, suspects: np.ndarray) -> LandedColumns | None:
         """These columns with the exact JSON values of the rows in ``suspects`` (a bool mask), or None
@@ -100,13 +131,17 @@ class LandedColumns:
         if self.exact or not suspects.any():
             return None
         indices = np.flatnonzero(suspects)
-        rows = self.rows()
-        if len(rows) != self.n:
-            raise ValueError(f"landed file: {self.n} rows read as columns but {len(rows)} JSON lines")
+        if self._one_row_per_line and self._rows is None:
+            suspect_rows = [self.row(int(i)) for i in indices]
+        else:
+            rows = self.rows()
+            if len(rows) != self.n:
+                raise ValueError(f"landed file: {self.n} rows read as columns but {len(rows)} JSON lines")
+            suspect_rows = [rows[i] for i in indices]
         changed = False
         columns = {}
         for name, column in self.columns.items():
-            exact = [rows[i].get(name) for i in indices]
+            exact = [row.get(name) for row in suspect_rows]
             if all(value is None or isinstance(value, str) for value in exact):
                 columns[name] = column
                 continue
@@ -120,7 +155,27 @@ class LandedColumns:
             columns[name] = FieldColumn(codes, uniques)
         if not changed:
             return None
-        return LandedColumns(self.n, columns, exact=True, _rows=rows)
+        return LandedColumns(
+            self.n,
+            columns,
+            exact=True,
+            _rows=self._rows,
+            _data=self._data,
+            _one_row_per_line=self._one_row_per_line,
+            _line_ends=self._line_ends,
+        )
+
+
+def _columns_of(frame: pl.DataFrame, fields: Sequence[str]) -> dict[str, FieldColumn]:
+    """Each field of a frame of texts as (codes, distinct texts)."""
+    columns = {}
+    for name in fields:
+        encoded = pc.dictionary_encode(frame.get_column(name).to_arrow())
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
+        uniques = np.empty(len(encoded.dictionary), dtype=object)
+        uniques[:] = encoded.dictionary.to_pylist()
+        columns[name] = FieldColumn(codes, uniques)
+    return columns
 
 
 def _json_lines(data: bytes) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import fields
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from matplotlib import dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -52,7 +53,7 @@ def range_violations(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
     for column, b in RANGE_BOUNDS.items():
         if column not in frame or not pd.api.types.is_numeric_dtype(frame[column]):
             continue
-        values = frame[column].dropna()
+        values = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)  # NaN: neither below nor above
         below, above = (int(mask.sum()) for mask in below_and_above(values, b))
         if below or above:
             violations[column] = {
@@ -60,8 +61,8 @@ def range_violations(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
                 "max_bound": b.get("max"),
                 "below": below,
                 "above": above,
-                "observed_min": float(values.min()),
-                "observed_max": float(values.max()),
+                "observed_min": float(np.nanmin(values)),
+                "observed_max": float(np.nanmax(values)),
             }
     return violations
 
@@ -81,8 +82,10 @@ def build_quality_report(
     rejects: list[dict],
     duplicates: pd.DataFrame,
     outcomes: list[CheckOutcome],
+    coverage: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The quality report of one partition, JSON-serialisable."""
+    """The quality report of one partition, JSON-serialisable (``coverage``: the frame's
+    ``station_coverage`` when already counted)."""
     stamps = frame["timestamp"].dropna() if "timestamp" in frame else pd.Series(dtype="datetime64[us, UTC]")
     dup_stations = duplicates.groupby("station_id").size() if "station_id" in duplicates else pd.Series(dtype=int)
     sample_columns = [c for c in [*KEY_COLUMNS, "source"] if c in duplicates]
@@ -99,7 +102,7 @@ def build_quality_report(
             {str(k): int(v) for k, v in frame.groupby("source").size().items()} if "source" in frame else {}
         ),
         "rows_per_station": reconciliation_rows(frame, accounting),
-        "coverage": station_coverage(partition_key, frame),
+        "coverage": station_coverage(partition_key, frame) if coverage is None else coverage,
         "time_range": {
             "min": stamps.min().isoformat() if len(stamps) else None,
             "max": stamps.max().isoformat() if len(stamps) else None,

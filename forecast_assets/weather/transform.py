@@ -32,6 +32,8 @@ class ProviderTransform:
     read_fields: tuple[str, ...]
     station_field: str | None  # None: every record of a feed is its single station's
     fields: dict[str, str]  # raw field → contract measure column
+    #: several files of a feed at once: (landed rows, feed, each row's partition day, each row's file)
+    transform_files: Callable[[LandedColumns, Feed, np.ndarray, np.ndarray], Transformed] | None = None
 
 
 #: The transform of each provider (the ``provider`` of forecast_assets.feeds entries).
@@ -41,12 +43,16 @@ TRANSFORMS: dict[str, ProviderTransform] = {
         wunderground.READ_FIELDS,
         station_field=None,
         fields=wunderground.WU_FIELDS,
+        transform_files=lambda rows, feed, days, files: wunderground.transform_wunderground_sheets(
+            rows, feed.station_ids[0], days, files
+        ),
     ),
     INFOCLIMAT: ProviderTransform(
         lambda rows, feed, day: infoclimat.transform_infoclimat(rows),
         infoclimat.READ_FIELDS,
         station_field=infoclimat.STATION_FIELD,
         fields=infoclimat.INFOCLIMAT_FIELDS,
+        transform_files=lambda rows, feed, days, files: infoclimat.transform_infoclimat(rows),
     ),
 }
 
@@ -74,15 +80,22 @@ def deduplicate(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     ``frame``. ``kept`` is sorted by (station_id, timestamp) with a fresh index; ``dropped`` holds
     the other rows in their original order, keeping their index labels in ``frame``. One sort.
     """
+    kept, dropped, _ = deduplicate_days(frame, np.zeros(len(frame), dtype=np.intp))
+    return kept, dropped
+
+
+def deduplicate_days(frame: pd.DataFrame, days: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """:func:`deduplicate` of each day's rows (``days``: each row's day, non-decreasing), all in one sort:
+    (kept, dropped, day of each kept row); ``kept`` is sorted by (day, station_id, timestamp)."""
     if frame.empty:
-        return frame.reset_index(drop=True), frame
+        return frame.reset_index(drop=True), frame, np.zeros(0, dtype=np.intp)
     completeness = frame[MEASURE_COLUMNS].notna().sum(axis=1).to_numpy()
     station_codes, _ = pd.factorize(frame[KEY_COLUMNS[0]], sort=True)
     stamps = pd.DatetimeIndex(frame[KEY_COLUMNS[1]]).asi8
     position = np.arange(len(frame))
-    order = np.lexsort((position, -completeness, stamps, station_codes))  # last key sorts first
+    order = np.lexsort((position, -completeness, stamps, station_codes, days))  # last key sorts first
     key_changes = np.ones(len(order), dtype=bool)
-    key_changes[1:] = (np.diff(station_codes[order]) != 0) | (np.diff(stamps[order]) != 0)
+    key_changes[1:] = (np.diff(days[order]) != 0) | (np.diff(station_codes[order]) != 0) | (np.diff(stamps[order]) != 0)
     kept = frame.iloc[order[key_changes]].reset_index(drop=True)
     dropped = frame.iloc[np.sort(order[~key_changes])]
-    return kept, dropped
+    return kept, dropped, days[order[key_changes]]

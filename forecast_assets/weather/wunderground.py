@@ -75,38 +75,52 @@ def _parse_seconds(value: Any) -> float:
     return float(hours * 3600 + minutes * 60 + seconds)
 
 
-def local_to_utc(seconds: np.ndarray, day: date, zone: str) -> np.ndarray:
+def local_to_utc(
+    seconds: np.ndarray, day: date | np.ndarray, zone: str, sheets: np.ndarray | None = None
+) -> np.ndarray:
     """UTC instants (int64 µs since the epoch; the int64 minimum where the wall-clock time does not exist)
     of wall-clock ``seconds`` of local ``day`` in ``zone``, rows in sheet order.
 
+    ``day`` may be one date per row (``datetime64[D]``) and ``sheets`` each row's sheet (rows of a sheet
+    together, sheets one after the other): several sheets at once, each as if alone.
     An ambiguous time (the autumn hour that happens twice) is summer time until the wall clock has
     gone backwards once within the sheet, standard time afterwards.
     """
     known = ~np.isnan(seconds)
-    filled = pd.Series(seconds).ffill().to_numpy()
-    went_back = np.concatenate(([False], np.diff(filled) < 0))
-    is_dst = np.cumsum(went_back) == 0
+    series = pd.Series(seconds)
+    filled = (series.ffill() if sheets is None else series.groupby(sheets, sort=False).ffill()).to_numpy()
+    back = np.diff(filled) < 0
+    if sheets is not None:
+        back &= sheets[1:] == sheets[:-1]
+    went_back = np.cumsum(np.concatenate(([False], back)))
+    if sheets is not None and len(sheets):
+        first = np.concatenate(([True], sheets[1:] != sheets[:-1]))
+        went_back = went_back - np.maximum.accumulate(np.where(first, went_back, 0))
+    is_dst = went_back == 0
     micros = np.where(known, seconds, 0).astype(np.int64) * _US_PER_SECOND
-    local = np.datetime64(day, "us") + micros.astype("timedelta64[us]")
+    start = np.datetime64(day, "us") if isinstance(day, date) else np.asarray(day).astype("datetime64[us]")
+    local = start + micros.astype("timedelta64[us]")
     index = pd.DatetimeIndex(local).as_unit("us")
     utc = index.tz_localize(zone, ambiguous=is_dst, nonexistent="NaT").tz_convert("UTC")
     return utc.as_unit("us").asi8
 
 
-def _check(landed: LandedColumns, station: Station, day: date) -> tuple[convert.Checked, np.ndarray]:
-    """One pass over a sheet: measures, problems and the UTC instant of each row."""
+def _check(
+    landed: LandedColumns, station: Station, days: np.ndarray, sheets: np.ndarray | None
+) -> tuple[convert.Checked, np.ndarray]:
+    """One pass over sheets: measures, problems and the UTC instant of each row (``days``: its sheet's date)."""
     problems: list[convert.Problem] = []
     times = landed.columns["Time"]
     seconds = np.append(np.array([_seconds_of_day(u) for u in times.uniques], dtype=np.float64), np.nan)[times.codes]
     unreadable = np.isnan(seconds)
     problems.append((unreadable, lambda i: f"Time: {times.value(i)!r} is not a time of day"))
-    utc = local_to_utc(seconds, day, station.timezone)
+    utc = local_to_utc(seconds, days, station.timezone, sheets)
     in_gap = (utc == _NOT_A_TIME) & ~unreadable
     problems.append(
         (
             in_gap,
             lambda i: (
-                f"Time: {times.value(i)!r} does not exist on {day.isoformat()} in {station.timezone} "
+                f"Time: {times.value(i)!r} does not exist on {days[i]} in {station.timezone} "
                 f"(skipped by the spring-forward DST change: the DST gap)"
             ),
         )
@@ -125,14 +139,22 @@ def transform_wunderground(
     a local time that does not exist (spring-forward gap) is rejected with the reason. Duplicates are
     kept (see ``forecast_assets.weather.transform.deduplicate``).
     """
+    landed = rows if isinstance(rows, LandedColumns) else LandedColumns.from_rows(rows, READ_FIELDS)
+    return transform_wunderground_sheets(landed, station_id, np.full(landed.n, np.datetime64(day, "D")), None)
+
+
+def transform_wunderground_sheets(
+    landed: LandedColumns, station_id: str, days: np.ndarray, sheets: np.ndarray | None
+) -> convert.Transformed:
+    """Several sheets of one WU station at once, each as :func:`transform_wunderground` would do it alone:
+    ``days`` is each row's sheet date (``datetime64[D]``), ``sheets`` each row's sheet number (None: one)."""
     station = STATIONS.get(station_id)
     if station is None or station.provider != WEATHER_UNDERGROUND:
         raise ValueError(f"{station_id!r} is not a Weather Underground station in stations.py")
-    landed = rows if isinstance(rows, LandedColumns) else LandedColumns.from_rows(rows, READ_FIELDS)
     utc: dict[str, np.ndarray] = {}
 
     def check(batch: LandedColumns) -> convert.Checked:
-        checked, utc["now"] = _check(batch, station, day)
+        checked, utc["now"] = _check(batch, station, days, sheets)
         return checked
 
     landed, checked = convert.checked_exactly(landed, check)
@@ -143,4 +165,12 @@ def transform_wunderground(
         utc["now"][keep],
         {column: values[keep] for column, values in checked.measures.items()},
     )
-    return convert.Transformed(frame=frame, rejects=rejects, read=landed.n, stations_read={station_id: landed.n})
+    return convert.Transformed(
+        frame=frame,
+        rejects=rejects,
+        read=landed.n,
+        stations_read={station_id: landed.n},
+        kept_rows=np.flatnonzero(keep),
+        rejected_rows=np.flatnonzero(~keep),
+        landed=landed,
+    )

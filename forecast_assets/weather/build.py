@@ -1,0 +1,218 @@
+"""Building weather_data days: a chunk of days at once (:func:`build_days`), each day's result as if
+built alone (:func:`build_day` is a one-day chunk).
+
+Per chunk: each feed's landed files read in one columnar pass and transformed once, one sort
+de-duplicates every day (the day is the sort's first key), one Pandera validation covers every day;
+the other checks and the quality report are then counted per day. What a day gets (frame, rejects,
+duplicates, accounting, outcomes, report) does not depend on the chunk it was built in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from forecast_assets.feeds import FEEDS, Feed
+from forecast_assets.partitions import daily_partitions, partition_day
+from forecast_assets.staging import StagingZone
+from forecast_assets.staging.layout import raw_landed_key, raw_rejects_key
+from forecast_assets.stations import STATIONS
+from forecast_assets.weather.accounting import UNKNOWN_STATION, Accounting
+from forecast_assets.weather.check_specs import CheckOutcome
+from forecast_assets.weather.checks import check_partition
+from forecast_assets.weather.completeness import station_coverage
+from forecast_assets.weather.contract_checks import schema_conformance_days
+from forecast_assets.weather.convert import Transformed
+from forecast_assets.weather.landed import LandedColumns
+from forecast_assets.weather.quality import build_quality_report
+from forecast_assets.weather.schema import COLUMNS
+from forecast_assets.weather.transform import TRANSFORMS, deduplicate_days, measured_columns
+from forecast_assets.weather.transform import deduplicate as standard_deduplicate
+
+#: Partition D of weather_data reads partition D of every raw feed.
+RAW_PARTITION_MAPPING = dg.IdentityPartitionMapping()
+#: A de-duplication of one day's rows: (kept, dropped), as ``transform.deduplicate``.
+Deduplicate = Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]
+MEASURED = {station_id: measured_columns(station_id) for station_id in STATIONS}
+
+
+@dataclass
+class Day:
+    """One weather_data partition, built."""
+
+    frame: pd.DataFrame
+    rejects: list[dict]
+    duplicates: pd.DataFrame
+    accounting: Accounting
+    outcomes: list[CheckOutcome]
+    report: dict
+
+
+def upstream_partition_keys(partition_key: str) -> list[str]:
+    """The raw partitions that feed one weather_data partition, per the partition mapping."""
+    result = RAW_PARTITION_MAPPING.get_upstream_mapped_partitions_result_for_partitions(
+        daily_partitions.subset_with_partition_keys([partition_key]), daily_partitions, daily_partitions
+    )
+    return sorted(result.partitions_subset.get_partition_keys())
+
+
+def _station_key(station_id: object) -> str:
+    return station_id if station_id in STATIONS else UNKNOWN_STATION
+
+
+def _stations_of_records(feed: Feed, records: list[object]) -> Counter:
+    """Records of a feed per station: a single-station feed's are all its station's; otherwise the
+    provider's station field says (records without one count as ``unknown``)."""
+    if len(feed.stations) == 1:
+        return Counter({feed.station_ids[0]: len(records)})
+    field = TRANSFORMS[feed.provider].station_field
+    return Counter(_station_key(r.get(field)) if isinstance(r, dict) else UNKNOWN_STATION for r in records)
+
+
+def _raw_rejected(staging: StagingZone, feed: Feed, raw_partition: str) -> Counter:
+    """Records the raw stage rejected for one partition of a feed, per station."""
+    try:
+        rejects = staging.read_jsonl(raw_rejects_key(feed.key, raw_partition))
+    except FileNotFoundError:
+        return Counter()
+    return _stations_of_records(feed, [r.get("record") for r in rejects])
+
+
+def _read_per_file(transformed: Transformed, feed: Feed, file_of_row: np.ndarray, n_files: int) -> list[Counter]:
+    """Raw rows per station of each file of a batch, as the accounting counts them."""
+    field = TRANSFORMS[feed.provider].station_field
+    if field is None:  # every row is the feed's one station's (0 counted too: the station was read)
+        rows = np.bincount(file_of_row, minlength=n_files)
+        return [Counter({feed.station_ids[0]: int(n)}) for n in rows]
+    ids = transformed.landed.columns[field]
+    keys = [UNKNOWN_STATION] + [u if isinstance(u, str) and u in STATIONS else UNKNOWN_STATION for u in ids.uniques]
+    width = len(keys)
+    counts = np.bincount(file_of_row * width + ids.codes + 1, minlength=n_files * width).reshape(n_files, width)
+    out = []
+    for per_file in counts:
+        read: Counter = Counter()
+        for code in np.flatnonzero(per_file):
+            read[keys[code]] += int(per_file[code])
+        out.append(read)
+    return out
+
+
+@dataclass
+class _Chunk:
+    """A chunk's rows before de-duplication, day after day (each day's rows in feed, file, row order)."""
+
+    frame: pd.DataFrame
+    day_of_row: np.ndarray
+    rejects: list[list[dict]]
+    raw_rows: list[Counter]
+    raw_rejected: list[Counter]
+
+
+def _transform_chunk(staging: StagingZone, partition_keys: Sequence[str]) -> _Chunk:
+    """Every feed's landed files of the chunk read and transformed (one pass per feed when they allow)."""
+    n_days = len(partition_keys)
+    frames, frame_days = [], []
+    rejects: list[list[dict]] = [[] for _ in range(n_days)]
+    raw_rows: list[Counter] = [Counter() for _ in range(n_days)]
+    raw_rejected: list[Counter] = [Counter() for _ in range(n_days)]
+    files = [(day, raw) for day, key in enumerate(partition_keys) for raw in upstream_partition_keys(key)]
+    for feed in FEEDS.values():
+        provider = TRANSFORMS[feed.provider]
+        data = [staging.read_bytes(raw_landed_key(feed.key, raw)) for _, raw in files]
+        done = 0
+        for landed, rows_per_file in LandedColumns.read_files(data, provider.read_fields):
+            batch = files[done : done + len(rows_per_file)]
+            done += len(rows_per_file)
+            file_of_row = np.repeat(np.arange(len(batch)), rows_per_file)
+            sheet_days = np.array([partition_day(raw) for _, raw in batch], dtype="datetime64[D]")
+            transformed = provider.transform_files(landed, feed, sheet_days[file_of_row], file_of_row)
+            day_of_file = np.array([day for day, _ in batch], dtype=np.intp)
+            frames.append(transformed.frame)
+            frame_days.append(day_of_file[file_of_row[transformed.kept_rows]])
+            for reject, row in zip(transformed.rejects, transformed.rejected_rows):
+                rejects[day_of_file[file_of_row[row]]].append(reject)
+            for (day, _), read in zip(batch, _read_per_file(transformed, feed, file_of_row, len(batch))):
+                raw_rows[day].update(read)
+        for day, raw in files:
+            raw_rejected[day].update(_raw_rejected(staging, feed, raw))
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    day_of_row = np.concatenate(frame_days) if frame_days else np.zeros(0, dtype=np.intp)
+    order = np.argsort(day_of_row, kind="stable")  # feed-major → day-major, feed order kept within a day
+    if len(order) and np.any(np.diff(day_of_row) < 0):
+        frame, day_of_row = frame.take(order).reset_index(drop=True), day_of_row[order]
+    return _Chunk(frame, day_of_row, rejects, raw_rows, raw_rejected)
+
+
+def _counts(values: pd.Series) -> dict[str, int]:
+    """Rows per value, in order of first appearance (``dict(Counter(values))``)."""
+    counts = values.value_counts(sort=False, dropna=False)
+    return {key: int(n) for key, n in counts.items()}
+
+
+def build_days(
+    staging: StagingZone, partition_keys: Sequence[str], deduplicate: Deduplicate | None = None
+) -> dict[str, Day]:
+    """Read, convert, de-duplicate and check a chunk of days; each day as :func:`build_day` builds it.
+
+    ``deduplicate``: a de-duplication of one day's rows to use instead of the standard one (which runs
+    as one sort over the chunk). Memory grows with the chunk: give a range in chunks of days.
+    """
+    keys = list(partition_keys)
+    if not keys:
+        return {}
+    chunk = _transform_chunk(staging, keys)
+    n_days = len(keys)
+    starts = np.searchsorted(chunk.day_of_row, np.arange(n_days + 1))
+    if deduplicate is None or deduplicate is standard_deduplicate:
+        frames, duplicates, schema_outcomes = _deduplicate_chunk(chunk, starts)
+    else:
+        days = [deduplicate(chunk.frame.iloc[starts[d] : starts[d + 1]].reset_index(drop=True)) for d in range(n_days)]
+        frames, duplicates = [kept for kept, _ in days], [dropped for _, dropped in days]
+        schema_outcomes = [None] * n_days
+    built = {}
+    for d, key in enumerate(keys):
+        frame, rejects = frames[d], chunk.rejects[d]
+        accounting = Accounting(
+            raw_rows=dict(chunk.raw_rows[d]),
+            output_rows=_counts(frame["station_id"]),
+            rejected=dict(Counter(_station_key(r.get("station_id")) for r in rejects)),
+            duplicates_dropped=_counts(duplicates[d]["station_id"]),
+            raw_rejected=dict(chunk.raw_rejected[d]),
+        )
+        coverage = station_coverage(key, frame)
+        outcomes = check_partition(key, frame, accounting, MEASURED, schema=schema_outcomes[d], coverage=coverage)
+        report = build_quality_report(key, frame, accounting, rejects, duplicates[d], outcomes, coverage)
+        built[key] = Day(frame, rejects, duplicates[d], accounting, outcomes, report)
+    return built
+
+
+def _deduplicate_chunk(
+    chunk: _Chunk, starts: np.ndarray
+) -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[CheckOutcome]]:
+    """Each day's kept rows (fresh index) and dropped rows (labels in the day's rows), by one sort of the
+    chunk; each day's ``schema_conformance`` by one validation."""
+    n_days = len(starts) - 1
+    kept, dropped, kept_days = deduplicate_days(chunk.frame, chunk.day_of_row)
+    kept_bounds = np.searchsorted(kept_days, np.arange(n_days + 1))
+    dropped_days = chunk.day_of_row[dropped.index.to_numpy()] if len(dropped) else np.zeros(0, dtype=np.intp)
+    dropped_bounds = np.searchsorted(dropped_days, np.arange(n_days + 1))
+    frames, duplicates = [], []
+    for d in range(n_days):
+        frames.append(kept.iloc[kept_bounds[d] : kept_bounds[d + 1]].reset_index(drop=True))
+        if starts[d] == starts[d + 1]:  # no row at all: deduplicate gives the (empty) rows back
+            duplicates.append(chunk.frame.iloc[0:0].reset_index(drop=True))
+        else:
+            day_dropped = dropped.iloc[dropped_bounds[d] : dropped_bounds[d + 1]]
+            day_dropped.index = day_dropped.index - starts[d]
+            duplicates.append(day_dropped)
+    return frames, duplicates, schema_conformance_days(kept, kept_bounds)
+
+
+def build_day(staging: StagingZone, partition_key: str) -> Day:
+    """Read, convert, de-duplicate and check one day; every raw row is output, rejected or a duplicate."""
+    return build_days(staging, [partition_key])[partition_key]
