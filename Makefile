@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 MONGO_STATE := $(STATE)/mongo
 
-.PHONY: demo test test-fast lint format lock stress ui install sample-data mongo-start mongo-stop bench bench-quick clean
+.PHONY: demo test test-fast test-year lint format lock stress ui install sample-data mongo-start mongo-stop bench bench-quick clean
 
 # The versions of requirements.lock (`make lock` re-pins them after a change to pyproject.toml).
 $(BIN)/.installed: pyproject.toml requirements.lock
@@ -43,8 +43,12 @@ demo: install
 test: install lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# A generated year through the frozen pre-columnar path and today's, compared day by day (> 10 min).
+test-year: install
+	$(BIN)/python -m pytest -m year $(PYTEST_ARGS)
+
 test-fast: install lint
-	$(BIN)/python -m pytest -m "not integration" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not integration and not year" $(PYTEST_ARGS)
 
 # ruff (config in pyproject.toml): lint, formatting, and a stale requirements.lock fail `make test`.
 lint: install

@@ -291,8 +291,9 @@ def test_odd_files_exercise_every_outcome(odd_files):
     assert day.accounting.raw_rejected == {"IICHTE19": 1, "07015": 1, "unknown": 2}
 
 
-@pytest.mark.integration
+@pytest.mark.year
 def test_generated_year_as_at_5aaf639(tmp_path):
+    """A generated year, every day (> 10 min here: `make test-year`, not in the default run)."""
     days = [date(2024, 10, 1) + timedelta(days=i) for i in range(365)]
     staging = land_days(tmp_path, days)
     for day in days:
