@@ -22,59 +22,18 @@ import pandas as pd
 from bench.landed_data import Landed, feed_station_ids, raw_rows_of
 from forecast_assets.feeds import RAW_FEEDS
 from forecast_assets.partitions import partition_day
+from forecast_assets.raw.wunderground import WIND_POINTS
 from forecast_assets.stations import STATIONS
-from forecast_assets.weather.infoclimat import transform_infoclimat
+from forecast_assets.weather.infoclimat import INFOCLIMAT_FIELDS, transform_infoclimat
 from forecast_assets.weather.schema import COLUMNS, MEASURE_COLUMNS
-from forecast_assets.weather.wunderground import transform_wunderground
+from forecast_assets.weather.wunderground import WU_FIELDS, transform_wunderground
 
 TARGET_RATIO = 20.0
 
-_WU_FIELDS = {
-    "Temperature": "temperature_c",
-    "Dew Point": "dew_point_c",
-    "Humidity": "humidity_pct",
-    "Wind": "wind_direction_deg",
-    "Speed": "wind_speed_kmh",
-    "Gust": "wind_gust_kmh",
-    "Pressure": "pressure_hpa",
-    "Precip. Rate.": "precip_rate_mm_h",
-    "Precip. Accum.": "precip_accum_mm",
-    "UV": "uv_index",
-    "Solar": "solar_radiation_wm2",
-}
-_IC_FIELDS = {
-    "temperature": "temperature_c",
-    "pression": "pressure_hpa",
-    "humidite": "humidity_pct",
-    "point_de_rosee": "dew_point_c",
-    "visibilite": "visibility_m",
-    "vent_moyen": "wind_speed_kmh",
-    "vent_rafales": "wind_gust_kmh",
-    "vent_direction": "wind_direction_deg",
-    "pluie_1h": "precip_1h_mm",
-    "pluie_3h": "precip_3h_mm",
-    "neige_au_sol": "snow_depth_cm",
-    "nebulosite": "cloud_cover_octas",
-    "temps_omm": "weather_code",
-}
-_COMPASS = [
-    "North",
-    "NNE",
-    "NE",
-    "ENE",
-    "East",
-    "ESE",
-    "SE",
-    "SSE",
-    "South",
-    "SSW",
-    "SW",
-    "WSW",
-    "West",
-    "WNW",
-    "NW",
-    "NNW",
-]
+# The field maps and compass points are the project's (facts, not the algorithm under comparison).
+_WU_FIELDS = WU_FIELDS
+_IC_FIELDS = INFOCLIMAT_FIELDS
+_COMPASS = WIND_POINTS
 _WIND = {name: i * 22.5 for i, name in enumerate(_COMPASS)}
 _WIND.update({"N": 0.0, "E": 90.0, "S": 180.0, "W": 270.0})
 _CALM = {"calm", "variable", "var", "vrb"}
