@@ -101,7 +101,12 @@ def main(argv: list[str] | None = None) -> int:
         help="transform-only pipeline compared with the row-by-row reference "
         "(default: bench.pipelines:transform_today)",
     )
-    parser.add_argument("--scale-chunk-days", type=int, default=7, help="days per pipeline call (0: whole range)")
+    parser.add_argument(
+        "--scale-chunk-days",
+        type=int,
+        default=0,
+        help="days per pipeline call (0: whole range; the pipeline chunks it)",
+    )
     parser.add_argument(
         "--scale-reference-days",
         type=int,

@@ -22,12 +22,13 @@ Counts = int | Mapping[str, int]
 
 
 def chunked(staging, partition_keys: Sequence[str]) -> Counts:
-    """The project's weather path as the asset runs it: ``build_days`` over the chunk (one read, transform,
-    sort and validation per chunk; every check and the report per day)."""
-    from forecast_assets.weather.build import build_days
+    """The project's weather path as the asset runs it: ``built_days`` over the days given (chunks of
+    ``CHUNK_DAYS``: one read, transform, sort and validation per chunk, the next chunk read ahead in a
+    thread; every check and the report per day). Give it the whole range (harness ``chunk_days`` 0)."""
+    from forecast_assets.weather.build import built_days
 
     out = {"rows_out": 0, "raw_rows": 0, "rejected": 0, "duplicates": 0}
-    for day in build_days(staging, partition_keys).values():
+    for _, day in built_days(staging, partition_keys):
         _add(out, day)
     return out
 

@@ -203,7 +203,7 @@ def run(
     reference: str | None = REFERENCE,
     transform: str = TRANSFORM,
     rowwise: str = ROWWISE,
-    chunk_days: int = 7,
+    chunk_days: int = 0,
     reference_days: int = 14,
     transform_size: tuple[int, int] = (6, 365),
     workers: int = 2,
@@ -315,7 +315,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--raw", help="child: the staging root holding the landed days")
     parser.add_argument("--stations", type=int, default=162)
     parser.add_argument("--days", type=int, default=7)
-    parser.add_argument("--chunk-days", type=int, default=7, help="days per pipeline call (0: the whole range)")
+    parser.add_argument(
+        "--chunk-days", type=int, default=0, help="days per pipeline call (0: the whole range; the pipeline chunks it)"
+    )
     parser.add_argument("--profile", type=int, default=0, help="child: cProfile top-N (cumulative) of the run")
     parser.add_argument("--cache", default=None, help="standalone: where landed trees are cached")
     parser.add_argument("--land-only", action="store_true", help="standalone: land (or find) the data, measure nothing")

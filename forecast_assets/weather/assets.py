@@ -1,6 +1,6 @@
 """The weather_data asset: each day's raw partitions unified into the contract, checked and reported."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
@@ -15,6 +15,7 @@ from forecast_assets.weather.build import (
     Day,
     build_day,
     build_days,
+    built_days,
     upstream_partition_keys,
 )
 from forecast_assets.weather.check_specs import weather_check_specs
@@ -25,32 +26,15 @@ from forecast_assets.weather.quality import report_markdown, temperature_plot_ma
 from forecast_assets.weather.transform import deduplicate
 
 WEATHER_DATA = dg.AssetKey("weather_data")
-#: Days built together (one read, transform, sort and validation per chunk): memory grows with it,
-#: not with the range; 7 keeps a 162-station chunk well under 1 GB.
-CHUNK_DAYS = 7
-
-__all__ = ["RAW_PARTITION_MAPPING", "Day", "build_day", "build_days", "upstream_partition_keys", "weather_data"]
-
-
-def built_days(
-    staging: StagingZone, partition_keys: Sequence[str], chunk_days: int = CHUNK_DAYS
-) -> Iterator[tuple[str, Day]]:
-    """Each day of ``partition_keys`` built, in order, ``chunk_days`` at a time.
-
-    A chunk that cannot be built whole (a missing or unreadable file) is built day by day, so the
-    days before the failing one are delivered and the error names that day.
-    """
-    keys = list(partition_keys)
-    for first in range(0, len(keys), max(1, chunk_days)):
-        chunk = keys[first : first + max(1, chunk_days)]
-        try:
-            days = build_days(staging, chunk, deduplicate=deduplicate)
-        except Exception:  # noqa: BLE001  (rebuilt day by day below: the same error, on its day)
-            if len(chunk) == 1:
-                raise
-            days = None
-        for key in chunk:
-            yield key, days[key] if days is not None else build_days(staging, [key], deduplicate=deduplicate)[key]
+__all__ = [
+    "RAW_PARTITION_MAPPING",
+    "Day",
+    "build_day",
+    "build_days",
+    "built_days",
+    "upstream_partition_keys",
+    "weather_data",
+]
 
 
 def write_day(staging: StagingZone, partition_key: str, day: Day) -> str:
@@ -110,7 +94,7 @@ def weather_data(context: dg.AssetExecutionContext, staging: StagingZone) -> Ite
     """The data scientists' dataset, built a chunk of days at a time (bounded memory across a backfill range),
     written and recorded per day."""
     outcomes = {}
-    for partition_key, day in built_days(staging, context.partition_keys):
+    for partition_key, day in built_days(staging, context.partition_keys, deduplicate=deduplicate):
         uri = write_day(staging, partition_key, day)
         context.add_asset_metadata(
             day_metadata(staging, partition_key, day, uri), asset_key=WEATHER_DATA, partition_key=partition_key

@@ -10,7 +10,8 @@ duplicates, accounting, outcomes, report) does not depend on the chunk it was bu
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import dagster as dg
@@ -34,6 +35,9 @@ from forecast_assets.weather.schema import COLUMNS
 from forecast_assets.weather.transform import TRANSFORMS, deduplicate_days, measured_columns
 from forecast_assets.weather.transform import deduplicate as standard_deduplicate
 
+#: Days built together (one read, transform, sort and validation per chunk): memory grows with it,
+#: not with the range; 7 keeps a 162-station chunk, and the next one read ahead, near 1 GB.
+CHUNK_DAYS = 7
 #: Partition D of weather_data reads partition D of every raw feed.
 RAW_PARTITION_MAPPING = dg.IdentityPartitionMapping()
 #: A de-duplication of one day's rows: (kept, dropped), as ``transform.deduplicate``.
@@ -103,6 +107,34 @@ def _read_per_file(transformed: Transformed, feed: Feed, file_of_row: np.ndarray
 
 
 @dataclass
+class ReadChunk:
+    """A chunk's landed files as read, before any transform: what can run ahead in another thread."""
+
+    partition_keys: list[str]
+    files: list[tuple[int, str]]  # (day index in the chunk, raw partition), in order
+    #: per feed key: batches of columns and the rows of each file of the batch (as ``LandedColumns.read_files``)
+    batches: dict[str, list[tuple[LandedColumns, list[int]]]]
+    raw_rejected: list[Counter]  # records the raw stage rejected, per day and station
+
+
+def read_chunk(staging: StagingZone, partition_keys: Sequence[str]) -> ReadChunk:
+    """Every feed's landed files of a chunk of days read as columns (one pass per feed when they allow).
+
+    Mostly I/O, polars and pyarrow, which release the GIL: :func:`built_days` runs it one chunk ahead.
+    """
+    keys = list(partition_keys)
+    files = [(day, raw) for day, key in enumerate(keys) for raw in upstream_partition_keys(key)]
+    batches = {}
+    raw_rejected: list[Counter] = [Counter() for _ in keys]
+    for feed in FEEDS.values():
+        data = [staging.read_bytes(raw_landed_key(feed.key, raw)) for _, raw in files]
+        batches[feed.key] = LandedColumns.read_files(data, TRANSFORMS[feed.provider].read_fields)
+        for day, raw in files:
+            raw_rejected[day].update(_raw_rejected(staging, feed, raw))
+    return ReadChunk(keys, files, batches, raw_rejected)
+
+
+@dataclass
 class _Chunk:
     """A chunk's rows before de-duplication, day after day (each day's rows in feed, file, row order)."""
 
@@ -113,19 +145,17 @@ class _Chunk:
     raw_rejected: list[Counter]
 
 
-def _transform_chunk(staging: StagingZone, partition_keys: Sequence[str]) -> _Chunk:
-    """Every feed's landed files of the chunk read and transformed (one pass per feed when they allow)."""
-    n_days = len(partition_keys)
+def _transform_chunk(read: ReadChunk) -> _Chunk:
+    """Every feed's batches of the chunk transformed; rows, rejects and raw counts assigned to their day."""
+    n_days = len(read.partition_keys)
     frames, frame_days = [], []
     rejects: list[list[dict]] = [[] for _ in range(n_days)]
     raw_rows: list[Counter] = [Counter() for _ in range(n_days)]
-    raw_rejected: list[Counter] = [Counter() for _ in range(n_days)]
-    files = [(day, raw) for day, key in enumerate(partition_keys) for raw in upstream_partition_keys(key)]
+    files = read.files
     for feed in FEEDS.values():
         provider = TRANSFORMS[feed.provider]
-        data = [staging.read_bytes(raw_landed_key(feed.key, raw)) for _, raw in files]
         done = 0
-        for landed, rows_per_file in LandedColumns.read_files(data, provider.read_fields):
+        for landed, rows_per_file in read.batches[feed.key]:
             batch = files[done : done + len(rows_per_file)]
             done += len(rows_per_file)
             file_of_row = np.repeat(np.arange(len(batch)), rows_per_file)
@@ -136,16 +166,14 @@ def _transform_chunk(staging: StagingZone, partition_keys: Sequence[str]) -> _Ch
             frame_days.append(day_of_file[file_of_row[transformed.kept_rows]])
             for reject, row in zip(transformed.rejects, transformed.rejected_rows):
                 rejects[day_of_file[file_of_row[row]]].append(reject)
-            for (day, _), read in zip(batch, _read_per_file(transformed, feed, file_of_row, len(batch))):
-                raw_rows[day].update(read)
-        for day, raw in files:
-            raw_rejected[day].update(_raw_rejected(staging, feed, raw))
+            for (day, _), counted in zip(batch, _read_per_file(transformed, feed, file_of_row, len(batch))):
+                raw_rows[day].update(counted)
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     day_of_row = np.concatenate(frame_days) if frame_days else np.zeros(0, dtype=np.intp)
     order = np.argsort(day_of_row, kind="stable")  # feed-major → day-major, feed order kept within a day
     if len(order) and np.any(np.diff(day_of_row) < 0):
         frame, day_of_row = frame.take(order).reset_index(drop=True), day_of_row[order]
-    return _Chunk(frame, day_of_row, rejects, raw_rows, raw_rejected)
+    return _Chunk(frame, day_of_row, rejects, raw_rows, read.raw_rejected)
 
 
 def _counts(values: pd.Series) -> dict[str, int]:
@@ -165,7 +193,13 @@ def build_days(
     keys = list(partition_keys)
     if not keys:
         return {}
-    chunk = _transform_chunk(staging, keys)
+    return build_read(read_chunk(staging, keys), deduplicate)
+
+
+def build_read(read: ReadChunk, deduplicate: Deduplicate | None = None) -> dict[str, Day]:
+    """:func:`build_days` of a chunk already read (:func:`read_chunk`)."""
+    keys = read.partition_keys
+    chunk = _transform_chunk(read)
     n_days = len(keys)
     starts = np.searchsorted(chunk.day_of_row, np.arange(n_days + 1))
     if deduplicate is None or deduplicate is standard_deduplicate:
@@ -211,6 +245,39 @@ def _deduplicate_chunk(
             day_dropped.index = day_dropped.index - starts[d]
             duplicates.append(day_dropped)
     return frames, duplicates, schema_conformance_days(kept, kept_bounds)
+
+
+def built_days(
+    staging: StagingZone,
+    partition_keys: Sequence[str],
+    chunk_days: int = CHUNK_DAYS,
+    deduplicate: Deduplicate | None = None,
+) -> Iterator[tuple[str, Day]]:
+    """Each day of ``partition_keys`` built, in order, ``chunk_days`` at a time.
+
+    While a chunk is transformed and checked, the next one is read in a background thread (its I/O,
+    JSON parsing and encoding release the GIL): at most two chunks are held at once. A chunk that
+    cannot be built whole (a missing or unreadable file) is built day by day, so the days before the
+    failing one are delivered and the error names that day.
+    """
+    keys = list(partition_keys)
+    step = max(1, chunk_days)
+    chunks = [keys[first : first + step] for first in range(0, len(keys), step)]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="weather-read-ahead") as reader:
+        ahead = reader.submit(read_chunk, staging, chunks[0]) if chunks else None
+        for index, chunk in enumerate(chunks):
+            current = ahead
+            ahead = reader.submit(read_chunk, staging, chunks[index + 1]) if index + 1 < len(chunks) else None
+            try:
+                days = build_read(current.result(), deduplicate)
+            except Exception:  # noqa: BLE001  (rebuilt day by day below: the same error, on its day)
+                if len(chunk) == 1:
+                    raise
+                days = None
+            del current
+            for key in chunk:
+                yield key, days[key] if days is not None else build_days(staging, [key], deduplicate)[key]
+            del days
 
 
 def build_day(staging: StagingZone, partition_key: str) -> Day:
