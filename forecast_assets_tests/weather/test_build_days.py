@@ -10,6 +10,7 @@ repeat across days: one validation of the chunk fails, the days are validated al
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import asdict
 
 import pandas as pd
@@ -98,7 +99,8 @@ def test_odd_rows_on_two_days_of_a_chunk_equal_each_day_alone(odd_rows_twice):
     assert all(len(chunked[key].rejects) > 15 and len(chunked[key].duplicates) >= 2 for key in keys)
 
 
-def test_a_missing_file_fails_on_its_day_after_the_days_before_it(dst_weeks, tmp_path):
+@pytest.mark.parametrize("chunk_days", [4, 2, 1], ids=["in-first-chunk", "in-read-ahead-chunk", "day-by-day"])
+def test_a_missing_file_fails_on_its_day_after_the_days_before_it(dst_weeks, tmp_path, chunk_days):
     staging = LocalStagingZone(root=str(tmp_path / "staging"))
     keys = DST_RANGE[:4]
     for key in keys:
@@ -107,7 +109,15 @@ def test_a_missing_file_fails_on_its_day_after_the_days_before_it(dst_weeks, tmp
                 staging.write_bytes(raw_landed_key(feed, key), dst_weeks.read_bytes(raw_landed_key(feed, key)))
     delivered = []
     with pytest.raises(FileNotFoundError):
-        for key, day in built_days(staging, keys, chunk_days=4):
+        for key, day in built_days(staging, keys, chunk_days=chunk_days):
             delivered.append(key)
             assert_same(day, build_day(staging, key), key)
     assert delivered == keys[:2]
+
+
+def test_a_consumer_that_stops_early_leaves_no_read_ahead_running(dst_weeks):
+    days = built_days(dst_weeks, DST_RANGE, chunk_days=2)
+    first_key, _ = next(days)  # the second chunk is being read ahead now
+    days.close()
+    assert first_key == DST_RANGE[0]
+    assert not [t for t in threading.enumerate() if t.name.startswith("weather-read-ahead")]
