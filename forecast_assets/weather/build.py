@@ -24,7 +24,7 @@ from forecast_assets.staging import StagingZone
 from forecast_assets.staging.layout import raw_landed_key, raw_rejects_key
 from forecast_assets.stations import STATIONS
 from forecast_assets.weather.accounting import UNKNOWN_STATION, Accounting
-from forecast_assets.weather.check_specs import CheckOutcome
+from forecast_assets.weather.check_specs import RECONCILIATION, CheckOutcome
 from forecast_assets.weather.checks import check_partition
 from forecast_assets.weather.completeness import station_coverage
 from forecast_assets.weather.contract_checks import schema_conformance_days
@@ -197,7 +197,8 @@ def build_days(
 
 
 def build_read(read: ReadChunk, deduplicate: Deduplicate | None = None) -> dict[str, Day]:
-    """:func:`build_days` of a chunk already read (:func:`read_chunk`)."""
+    """:func:`build_days` of a chunk already read (:func:`read_chunk`): transformed, de-duplicated,
+    checked, reported."""
     keys = read.partition_keys
     chunk = _transform_chunk(read)
     n_days = len(keys)
@@ -220,7 +221,8 @@ def build_read(read: ReadChunk, deduplicate: Deduplicate | None = None) -> dict[
         )
         coverage = station_coverage(key, frame)
         outcomes = check_partition(key, frame, accounting, MEASURED, schema=schema_outcomes[d], coverage=coverage)
-        report = build_quality_report(key, frame, accounting, rejects, duplicates[d], outcomes, coverage)
+        reconciled = next(o.details["table"] for o in outcomes if o.name == RECONCILIATION)
+        report = build_quality_report(key, frame, accounting, rejects, duplicates[d], outcomes, coverage, reconciled)
         built[key] = Day(frame, rejects, duplicates[d], accounting, outcomes, report)
     return built
 

@@ -48,7 +48,7 @@ def _station_codes(station_ids: pd.Series, table: list[str]) -> np.ndarray:
     by the distinct ids (a day holds a few hundred)."""
     codes, uniques = pd.factorize(station_ids)
     position = {station_id: i for i, station_id in enumerate(table)}
-    lookup = np.array([position.get(u, -1) for u in uniques] + [-1], dtype=np.int64)
+    lookup = np.array([position.get(u, -1) for u in list(uniques)] + [-1], dtype=np.int64)
     return lookup[codes]
 
 
@@ -104,38 +104,50 @@ def station_coverage(partition_key: str, frame: pd.DataFrame) -> list[dict[str, 
 def null_rate_failures(frame: pd.DataFrame, measured_columns: Mapping[str, list[str]]) -> dict[str, list[dict]]:
     """Per station with rows: its measured, non-sparse columns null more often than allowed.
 
-    One group-by counts every station's nulls; the rate is nulls / rows of the station.
+    Nulls are counted for every station and column at once (one null mask, one sum per station's
+    rows); the rate is nulls / rows of the station.
     """
     if "station_id" not in frame or frame.empty:
         return {}
-    columns = sorted({c for cols in measured_columns.values() for c in cols if c not in SPARSE_COLUMNS and c in frame})
-    codes, station_ids = pd.factorize(frame["station_id"])  # null ids (code -1) belong to no station
+    measured = {c for cols in measured_columns.values() for c in cols} - SPARSE_COLUMNS
+    columns = sorted(c for c in measured if c in frame)
+    codes, uniques = pd.factorize(frame["station_id"])  # null ids (code -1) belong to no station
     known = codes >= 0
     codes = codes[known]
+    if not columns or not len(codes):
+        return {}
+    station_ids = list(uniques)
     sizes = np.bincount(codes, minlength=len(station_ids))
-    nulls = {
-        c: np.bincount(codes, weights=frame[c].isna().to_numpy()[known], minlength=len(station_ids)) for c in columns
-    }
-    position = {sid: i for i, sid in enumerate(station_ids)}
+    isna = frame[columns].isna().to_numpy()
+    if not known.all():
+        isna = isna[known]
+    if np.any(codes[1:] < codes[:-1]):  # a day's frame comes sorted by station: this is for any other
+        order = np.argsort(codes, kind="stable")
+        codes, isna = codes[order], isna[order]
+    firsts = np.searchsorted(codes, np.arange(len(station_ids)))  # every code has rows: no empty group
+    nulls = np.add.reduceat(isna, firsts, axis=0, dtype=np.int64)
+    rates = nulls / sizes[:, None]  # int / int as Python divides them: the same doubles
+    over = rates > np.array([max_null_rate(c) for c in columns])
+    candidates = {station_ids[i]: int(i) for i in np.flatnonzero(over.any(axis=1))}
+    column_index = {c: j for j, c in enumerate(columns)}
     failures: dict[str, list[dict]] = {}
-    for sid in STATIONS:
-        i = position.get(sid)
-        size = 0 if i is None else int(sizes[i])
-        if not size:
+    for sid in STATIONS:  # table order, then the station's measured columns in order
+        i = candidates.get(sid)
+        if i is None:
             continue
         for column in measured_columns.get(sid, []):
-            if column in SPARSE_COLUMNS or column not in nulls:
+            j = column_index.get(column)  # None: sparse, or not in the frame
+            if j is None or not over[i, j]:
                 continue
-            rate = float(int(nulls[column][i]) / size)
-            if rate > max_null_rate(column):
-                failures.setdefault(sid, []).append(
-                    {
-                        "station_id": sid,
-                        "column": column,
-                        "null_rate": round(rate, 4),
-                        "max_null_rate": max_null_rate(column),
-                    }
-                )
+            rate = float(rates[i, j])
+            failures.setdefault(sid, []).append(
+                {
+                    "station_id": sid,
+                    "column": column,
+                    "null_rate": round(rate, 4),
+                    "max_null_rate": max_null_rate(column),
+                }
+            )
     return failures
 
 

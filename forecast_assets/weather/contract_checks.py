@@ -100,9 +100,11 @@ def unique_station_timestamp(frame: pd.DataFrame) -> CheckOutcome:
         )
     extra, repeated = _duplicated_keys(frame)
     count = int(extra.sum())
-    per_station = frame.loc[extra].groupby("station_id").size()
-    table = [{"station_id": str(s), "duplicates": int(n)} for s, n in per_station.items()]
-    sample = frame.loc[repeated, KEY_COLUMNS].sort_values(KEY_COLUMNS)
+    table, sample = [], []
+    if count:
+        per_station = frame.loc[extra].groupby("station_id").size()
+        table = [{"station_id": str(s), "duplicates": int(n)} for s, n in per_station.items()]
+        sample = records(frame.loc[repeated, KEY_COLUMNS].sort_values(KEY_COLUMNS))
     summary = (
         f"{count} duplicated (station_id, timestamp) row(s)"
         if count
@@ -115,7 +117,7 @@ def unique_station_timestamp(frame: pd.DataFrame) -> CheckOutcome:
         {"duplicate_count": count},
         table,
         duplicates_per_station={r["station_id"]: r["duplicates"] for r in table},
-        sample=records(sample),
+        sample=sample,
     )
 
 

@@ -49,8 +49,9 @@ class LandedColumns:
     columns: dict[str, FieldColumn]
     exact: bool  # True: values are the JSON values themselves (not their text)
     _rows: list[dict[str, Any]] | None = None  # the rows as dicts, once needed
-    _data: bytes | None = field(default=None, repr=False)
-    #: True when row ``i`` is physical line ``i`` of ``_data`` (no blank line): one row decodes alone
+    #: the landed bytes: one file, or the files of a batch each ending with a newline (joined when first needed)
+    _parts: Sequence[bytes] = field(default=(), repr=False)
+    #: True when row ``i`` is physical line ``i`` of the joined parts (no blank line): one row decodes alone
     _one_row_per_line: bool = False
     _line_ends: np.ndarray | None = field(default=None, repr=False)
 
@@ -72,7 +73,7 @@ class LandedColumns:
             frame = pl.read_ndjson(io.BytesIO(data), schema={name: pl.String for name in fields})
         except pl.exceptions.PolarsError:  # NaN / Infinity, a line that is not an object, broken JSON
             return cls.from_rows(_json_lines(data), fields)
-        landed = cls(frame.height, _columns_of(frame, fields), exact=False, _data=data)
+        landed = cls(frame.height, _columns_of(frame, fields), exact=False, _parts=(data,))
         if frame.height != _line_count(data, frame.height):  # blank-line handling differs: trust json.loads alone
             return cls.from_rows(landed.rows(), fields)
         landed._one_row_per_line = frame.height == data.count(b"\n") + (not data.endswith(b"\n"))
@@ -89,13 +90,12 @@ class LandedColumns:
         lines = [0 if empty else data.count(b"\n") + (not data.endswith(b"\n")) for data, empty in zip(files, blank)]
         parts = [data if data.endswith(b"\n") else data + b"\n" for data, empty in zip(files, blank) if not empty]
         if len(parts) > 1:
-            joined = b"".join(parts)
-            try:
-                frame = pl.read_ndjson(io.BytesIO(joined), schema={name: pl.String for name in fields})
+            try:  # the files as polars' sources, not joined: a chunk's files are tens of MB
+                frame = pl.read_ndjson(parts, schema={name: pl.String for name in fields})
             except pl.exceptions.PolarsError:
                 frame = None
             if frame is not None and frame.height == sum(lines):
-                landed = cls(frame.height, _columns_of(frame, fields), exact=False, _data=joined)
+                landed = cls(frame.height, _columns_of(frame, fields), exact=False, _parts=parts)
                 landed._one_row_per_line = True
                 return [(landed, lines)]
         batches = []
@@ -104,6 +104,12 @@ class LandedColumns:
             batches.append((landed, [landed.n]))
         return batches
 
+    def _data(self) -> bytes:
+        """The landed bytes, the batch's files joined (once, for the rows a reject needs)."""
+        if len(self._parts) > 1:
+            self._parts = (b"".join(self._parts),)
+        return self._parts[0] if self._parts else b""
+
     def value(self, name: str, row: int) -> Any:
         """Row ``row``'s value of raw field ``name`` (None if absent or null)."""
         return self.columns[name].value(row)
@@ -111,14 +117,14 @@ class LandedColumns:
     def rows(self) -> list[dict[str, Any]]:
         """Every row as its JSON object, lineage included (decoded on first use)."""
         if self._rows is None:
-            self._rows = _json_lines(self._data or b"")
+            self._rows = _json_lines(self._data())
         return self._rows
 
     def row(self, index: int) -> dict[str, Any]:
         """Row ``index`` as its JSON object, lineage included (only its line decoded, when it can be)."""
         if self._rows is not None or not self._one_row_per_line:
             return self.rows()[index]
-        data = self._data or b""
+        data = self._data()
         if self._line_ends is None:
             self._line_ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
         start = int(self._line_ends[index - 1]) + 1 if index else 0
@@ -160,7 +166,7 @@ class LandedColumns:
             columns,
             exact=True,
             _rows=self._rows,
-            _data=self._data,
+            _parts=self._parts,
             _one_row_per_line=self._one_row_per_line,
             _line_ends=self._line_ends,
         )

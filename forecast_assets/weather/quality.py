@@ -67,6 +67,15 @@ def range_violations(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
     return violations
 
 
+def null_rates(frame: pd.DataFrame) -> dict[str, float]:
+    """Share of nulls of each measure column (rounded to 4 places), from one null mask of them all."""
+    present = [c for c in MEASURE_COLUMNS if c in frame]
+    if not present or not len(frame):
+        return {}
+    shares = frame[present].isna().to_numpy().mean(axis=0)  # sums of 0/1 are exact: Series.mean's values
+    return {c: round(float(share), 4) for c, share in zip(present, shares)}
+
+
 def _reject_sample(reject: dict) -> dict[str, Any]:
     kept = {k: reject[k] for k in ("reason", "station_id", "_source_uri", "_source_position") if k in reject}
     if "record" in reject:
@@ -83,12 +92,13 @@ def build_quality_report(
     duplicates: pd.DataFrame,
     outcomes: list[CheckOutcome],
     coverage: list[dict[str, Any]] | None = None,
+    rows_per_station: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The quality report of one partition, JSON-serialisable (``coverage``: the frame's
-    ``station_coverage`` when already counted)."""
+    ``station_coverage``, ``rows_per_station``: its ``reconciliation_rows``, when already counted)."""
     stamps = frame["timestamp"].dropna() if "timestamp" in frame else pd.Series(dtype="datetime64[us, UTC]")
-    dup_stations = duplicates.groupby("station_id").size() if "station_id" in duplicates else pd.Series(dtype=int)
-    sample_columns = [c for c in [*KEY_COLUMNS, "source"] if c in duplicates]
+    dup_stations = duplicates.groupby("station_id").size() if "station_id" in duplicates and len(duplicates) else {}
+    sample_columns = [c for c in [*KEY_COLUMNS, "source"] if c in duplicates] if len(duplicates) else []
     return {
         "partition": partition_key,
         "totals": {
@@ -101,13 +111,13 @@ def build_quality_report(
         "rows_per_source": (
             {str(k): int(v) for k, v in frame.groupby("source").size().items()} if "source" in frame else {}
         ),
-        "rows_per_station": reconciliation_rows(frame, accounting),
+        "rows_per_station": reconciliation_rows(frame, accounting) if rows_per_station is None else rows_per_station,
         "coverage": station_coverage(partition_key, frame) if coverage is None else coverage,
         "time_range": {
             "min": stamps.min().isoformat() if len(stamps) else None,
             "max": stamps.max().isoformat() if len(stamps) else None,
         },
-        "null_rate": {c: round(float(frame[c].isna().mean()), 4) for c in MEASURE_COLUMNS if c in frame and len(frame)},
+        "null_rate": null_rates(frame),
         "duplicates": {
             "count": int(len(duplicates)),
             "per_station": {str(k): int(v) for k, v in dup_stations.items()},
