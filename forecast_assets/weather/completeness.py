@@ -6,8 +6,10 @@ rates): the cost grows with the rows, not with rows × stations.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -43,6 +45,11 @@ def _utc_nanoseconds(stamps: pd.Series) -> np.ndarray:
     return pd.DatetimeIndex(stamps).as_unit("ns").asi8
 
 
+@functools.cache
+def _nanoseconds(cadence: timedelta) -> int:
+    return pd.Timedelta(cadence).value
+
+
 def _station_codes(station_ids: pd.Series, table: list[str]) -> np.ndarray:
     """Each row's position in ``table`` (-1: not in it), as ``pd.Categorical(...).codes`` gives it,
     by the distinct ids (a day holds a few hundred)."""
@@ -64,7 +71,7 @@ def station_coverage(partition_key: str, frame: pd.DataFrame) -> list[dict[str, 
     n = len(stations)
     starts = np.array([windows[s.station_id][0].value for s in stations], dtype=np.int64)
     ends = np.array([windows[s.station_id][1].value for s in stations], dtype=np.int64)
-    cadences = np.array([pd.Timedelta(s.cadence).value for s in stations], dtype=np.int64)
+    cadences = np.array([_nanoseconds(s.cadence) for s in stations], dtype=np.int64)
     rows, inside_rows, filled = (np.zeros(n, dtype=np.int64) for _ in range(3))
     if "station_id" in frame and "timestamp" in frame and len(frame):
         codes = _station_codes(frame["station_id"], list(windows))

@@ -53,8 +53,10 @@ def range_violations(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
     for column, b in RANGE_BOUNDS.items():
         if column not in frame or not pd.api.types.is_numeric_dtype(frame[column]):
             continue
-        values = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)  # NaN: neither below nor above
-        below, above = (int(mask.sum()) for mask in below_and_above(values, b))
+        series = frame[column]
+        # NaN: neither below nor above (a float64 column holds its nulls as NaN already: no copy)
+        values = series.to_numpy() if series.dtype == np.float64 else series.to_numpy(np.float64, na_value=np.nan)
+        below, above = (int(np.count_nonzero(mask)) for mask in below_and_above(values, b))
         if below or above:
             violations[column] = {
                 "min_bound": b.get("min"),
