@@ -9,6 +9,7 @@ duplicates, accounting, outcomes, report) does not depend on the chunk it was bu
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,11 +29,10 @@ from forecast_assets.weather.check_specs import RECONCILIATION, CheckOutcome
 from forecast_assets.weather.checks import check_partition
 from forecast_assets.weather.completeness import station_coverage
 from forecast_assets.weather.contract_checks import schema_conformance_days
-from forecast_assets.weather.convert import Transformed
+from forecast_assets.weather.convert import ContractRows, Transformed
 from forecast_assets.weather.landed import LandedColumns
 from forecast_assets.weather.quality import build_quality_report
-from forecast_assets.weather.schema import COLUMNS
-from forecast_assets.weather.transform import TRANSFORMS, deduplicate_days, measured_columns
+from forecast_assets.weather.transform import TRANSFORMS, deduplicated_positions, measured_columns
 from forecast_assets.weather.transform import deduplicate as standard_deduplicate
 
 #: Days built together (one read, transform, sort and validation per chunk): memory grows with it,
@@ -138,17 +138,22 @@ def read_chunk(staging: StagingZone, partition_keys: Sequence[str]) -> ReadChunk
 class _Chunk:
     """A chunk's rows before de-duplication, day after day (each day's rows in feed, file, row order)."""
 
-    frame: pd.DataFrame
+    rows: ContractRows
     day_of_row: np.ndarray
     rejects: list[list[dict]]
     raw_rows: list[Counter]
     raw_rejected: list[Counter]
 
+    @functools.cached_property
+    def frame(self) -> pd.DataFrame:
+        """The rows as one contract frame (for a de-duplication given as a function of frames)."""
+        return self.rows.frame()
+
 
 def _transform_chunk(read: ReadChunk) -> _Chunk:
     """Every feed's batches of the chunk transformed; rows, rejects and raw counts assigned to their day."""
     n_days = len(read.partition_keys)
-    frames, frame_days = [], []
+    parts, frame_days = [], []
     rejects: list[list[dict]] = [[] for _ in range(n_days)]
     raw_rows: list[Counter] = [Counter() for _ in range(n_days)]
     files = read.files
@@ -162,18 +167,18 @@ def _transform_chunk(read: ReadChunk) -> _Chunk:
             sheet_days = np.array([partition_day(raw) for _, raw in batch], dtype="datetime64[D]")
             transformed = provider.transform_files(landed, feed, sheet_days[file_of_row], file_of_row)
             day_of_file = np.array([day for day, _ in batch], dtype=np.intp)
-            frames.append(transformed.frame)
+            parts.append(transformed.rows)
             frame_days.append(day_of_file[file_of_row[transformed.kept_rows]])
             for reject, row in zip(transformed.rejects, transformed.rejected_rows):
                 rejects[day_of_file[file_of_row[row]]].append(reject)
             for (day, _), counted in zip(batch, _read_per_file(transformed, feed, file_of_row, len(batch))):
                 raw_rows[day].update(counted)
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    rows = ContractRows.concat(parts, list(STATIONS.values()))
     day_of_row = np.concatenate(frame_days) if frame_days else np.zeros(0, dtype=np.intp)
     order = np.argsort(day_of_row, kind="stable")  # feed-major → day-major, feed order kept within a day
     if len(order) and np.any(np.diff(day_of_row) < 0):
-        frame, day_of_row = frame.take(order).reset_index(drop=True), day_of_row[order]
-    return _Chunk(frame, day_of_row, rejects, raw_rows, read.raw_rejected)
+        rows, day_of_row = rows.take(order), day_of_row[order]
+    return _Chunk(rows, day_of_row, rejects, raw_rows, read.raw_rejected)
 
 
 def _counts(values: pd.Series) -> dict[str, int]:
@@ -231,17 +236,25 @@ def _deduplicate_chunk(
     chunk: _Chunk, starts: np.ndarray
 ) -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[CheckOutcome]]:
     """Each day's kept rows (fresh index) and dropped rows (labels in the day's rows), by one sort of the
-    chunk; each day's ``schema_conformance`` by one validation."""
+    chunk's arrays (``transform.deduplicate`` of each day); each day's ``schema_conformance`` by one
+    validation. Frames are made once, of the rows kept and of the rows dropped."""
     n_days = len(starts) - 1
-    kept, dropped, kept_days = deduplicate_days(chunk.frame, chunk.day_of_row)
-    kept_bounds = np.searchsorted(kept_days, np.arange(n_days + 1))
-    dropped_days = chunk.day_of_row[dropped.index.to_numpy()] if len(dropped) else np.zeros(0, dtype=np.intp)
-    dropped_bounds = np.searchsorted(dropped_days, np.arange(n_days + 1))
+    rows = chunk.rows
+    ids = np.array([s.station_id for s in rows.stations])
+    ranks = np.empty(len(ids), dtype=np.intp)
+    ranks[np.argsort(ids, kind="stable")] = np.arange(len(ids))  # station order = id order, as factorize(sort)
+    kept_at, dropped_at = deduplicated_positions(
+        chunk.day_of_row, ranks[rows.station_codes], rows.timestamps, rows.completeness()
+    )
+    kept = rows.take(kept_at).frame()
+    dropped = rows.take(dropped_at).frame(index=dropped_at)
+    kept_bounds = np.searchsorted(chunk.day_of_row[kept_at], np.arange(n_days + 1))
+    dropped_bounds = np.searchsorted(chunk.day_of_row[dropped_at], np.arange(n_days + 1))
     frames, duplicates = [], []
     for d in range(n_days):
         frames.append(kept.iloc[kept_bounds[d] : kept_bounds[d + 1]].reset_index(drop=True))
         if starts[d] == starts[d + 1]:  # no row at all: deduplicate gives the (empty) rows back
-            duplicates.append(chunk.frame.iloc[0:0].reset_index(drop=True))
+            duplicates.append(dropped.iloc[0:0].reset_index(drop=True))
         else:
             day_dropped = dropped.iloc[dropped_bounds[d] : dropped_bounds[d + 1]]
             day_dropped.index = day_dropped.index - starts[d]

@@ -3,6 +3,7 @@ the contract frame and the rejects."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,10 +26,78 @@ Problem = tuple[np.ndarray, Callable[[int], str]]
 
 
 @dataclass
+class ContractRows:
+    """Contract rows as arrays, before any DataFrame: station ``stations[station_codes[i]]``, UTC
+    ``timestamps`` (int64 microseconds since the epoch) and float ``measures`` by contract column
+    (a column left out is null). Rows of several batches concatenate as arrays; a DataFrame is made
+    once, of the rows kept (:meth:`frame`)."""
+
+    stations: Sequence[Station | None]  # None: a code no row uses (an unknown station id)
+    station_codes: np.ndarray  # intp
+    timestamps: np.ndarray  # int64 µs
+    measures: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.station_codes)
+
+    def frame(self, index: np.ndarray | None = None) -> pd.DataFrame:
+        """These rows as the contract frame (``index``: its labels, else a fresh range)."""
+        frame = build_frame(self.stations, self.station_codes, self.timestamps, self.measures)
+        if index is not None:
+            frame.index = index
+        return frame
+
+    def take(self, rows: np.ndarray) -> ContractRows:
+        """Rows ``rows`` (positions), in that order."""
+        return ContractRows(
+            self.stations,
+            self.station_codes[rows],
+            self.timestamps[rows],
+            {column: values[rows] for column, values in self.measures.items()},
+        )
+
+    def completeness(self) -> np.ndarray:
+        """Non-null measures per row (``frame[MEASURE_COLUMNS].notna().sum(axis=1)``)."""
+        filled = np.zeros(len(self), dtype=np.int64)
+        for column in MEASURE_COLUMNS:
+            values = self.measures.get(column)
+            if values is not None:
+                filled += ~np.isnan(np.asarray(values, dtype=np.float64))
+        return filled
+
+    @classmethod
+    def concat(cls, parts: Sequence[ContractRows], stations: Sequence[Station]) -> ContractRows:
+        """Parts one after the other, their stations re-coded as positions in ``stations``."""
+        position = {station.station_id: i for i, station in enumerate(stations)}
+        codes = []
+        for part in parts:
+            lookup = np.array([position[s.station_id] if s is not None else -1 for s in part.stations] + [-1])
+            codes.append(lookup[part.station_codes] if len(part) else np.zeros(0, dtype=np.intp))
+        columns = {column for part in parts for column in part.measures}
+        return cls(
+            list(stations),
+            np.concatenate(codes).astype(np.intp, copy=False) if codes else np.zeros(0, dtype=np.intp),
+            np.concatenate([p.timestamps for p in parts]) if parts else np.zeros(0, dtype=np.int64),
+            {
+                column: np.concatenate(
+                    [
+                        np.asarray(p.measures[column], dtype=np.float64)
+                        if column in p.measures
+                        else np.full(len(p), np.nan)
+                        for p in parts
+                    ]
+                )
+                for column in MEASURE_COLUMNS
+                if column in columns
+            },
+        )
+
+
+@dataclass
 class Transformed:
     """One raw batch transformed: contract rows, rejected raw rows with reasons, and the count read."""
 
-    frame: pd.DataFrame  # exactly schema COLUMNS in order, contract dtypes
+    rows: ContractRows  # the kept rows, as arrays (``frame`` is them as the contract frame)
     rejects: list[dict]  # {"reason", "station_id", "record", _source_uri, _source_position, _ingested_at}
     read: int  # raw rows given: len(frame) + len(rejects)
     #: raw rows per station id of stations.py (None: a row naming no such station)
@@ -38,6 +107,11 @@ class Transformed:
     rejected_rows: np.ndarray | None = None
     #: the batch as finally checked (exact values of suspect rows included)
     landed: LandedColumns | None = None
+
+    @functools.cached_property
+    def frame(self) -> pd.DataFrame:
+        """The kept rows: exactly schema COLUMNS in order, contract dtypes."""
+        return self.rows.frame()
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from forecast_assets.raw.infoclimat import DH_UTC_FORMAT
 from forecast_assets.stations import INFOCLIMAT, STATIONS, Station, station_ids_of
 from forecast_assets.weather.convert import (
     Checked,
+    ContractRows,
     MeasureField,
     Problem,
     Transformed,
-    build_frame,
     checked_exactly,
     collect_rejects,
     convert_measures,
@@ -190,14 +190,14 @@ def transform_infoclimat(rows: LandedColumns | Sequence[dict[str, Any]]) -> Tran
         return value if isinstance(value, str) else None
 
     keep, rejects = collect_rejects(landed, checked, station_of)
-    frame = build_frame(
+    rows = ContractRows(
         found["stations"],
         ids.codes[keep],
         found["micros"][keep],
         {column: values[keep] for column, values in checked.measures.items()},
     )
     return Transformed(
-        frame=frame,
+        rows=rows,
         rejects=rejects,
         read=landed.n,
         stations_read=_stations_read(landed),

@@ -92,10 +92,18 @@ def deduplicate_days(frame: pd.DataFrame, days: np.ndarray) -> tuple[pd.DataFram
     completeness = frame[MEASURE_COLUMNS].notna().sum(axis=1).to_numpy()
     station_codes, _ = pd.factorize(frame[KEY_COLUMNS[0]], sort=True)
     stamps = pd.DatetimeIndex(frame[KEY_COLUMNS[1]]).asi8
-    position = np.arange(len(frame))
-    order = np.lexsort((position, -completeness, stamps, station_codes, days))  # last key sorts first
+    kept, dropped = deduplicated_positions(days, station_codes, stamps, completeness)
+    return frame.iloc[kept].reset_index(drop=True), frame.iloc[dropped], days[kept]
+
+
+def deduplicated_positions(
+    days: np.ndarray, station_ranks: np.ndarray, stamps: np.ndarray, completeness: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The de-duplication as row positions, by one sort: (kept, in (day, station, timestamp) order;
+    dropped, ascending). ``station_ranks`` order stations as their ids sort; of the rows of one
+    (day, station, timestamp) the most complete is kept, the first of them on a tie."""
+    position = np.arange(len(days))
+    order = np.lexsort((position, -completeness, stamps, station_ranks, days))  # last key sorts first
     key_changes = np.ones(len(order), dtype=bool)
-    key_changes[1:] = (np.diff(days[order]) != 0) | (np.diff(station_codes[order]) != 0) | (np.diff(stamps[order]) != 0)
-    kept = frame.iloc[order[key_changes]].reset_index(drop=True)
-    dropped = frame.iloc[np.sort(order[~key_changes])]
-    return kept, dropped, days[order[key_changes]]
+    key_changes[1:] = (np.diff(days[order]) != 0) | (np.diff(station_ranks[order]) != 0) | (np.diff(stamps[order]) != 0)
+    return order[key_changes], np.sort(order[~key_changes])

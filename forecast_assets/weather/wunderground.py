@@ -159,14 +159,14 @@ def transform_wunderground_sheets(
 
     landed, checked = convert.checked_exactly(landed, check)
     keep, rejects = convert.collect_rejects(landed, checked, lambda i: station_id)
-    frame = convert.build_frame(
+    rows = convert.ContractRows(
         [station],
         np.zeros(int(keep.sum()), dtype=np.intp),
         utc["now"][keep],
         {column: values[keep] for column, values in checked.measures.items()},
     )
     return convert.Transformed(
-        frame=frame,
+        rows=rows,
         rejects=rejects,
         read=landed.n,
         stations_read={station_id: landed.n},
