@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         "--scale-transform",
         default=None,
         help="transform-only pipeline compared with the row-by-row reference "
-        "(default: bench.pipelines:transform_today)",
+        "(default: bench.pipelines:transform_columnar)",
     )
     parser.add_argument(
         "--scale-chunk-days",

@@ -61,8 +61,22 @@ def _add(out: dict[str, int], day) -> None:
     out["duplicates"] += len(day.duplicates)
 
 
+def transform_columnar(staging, partition_keys: Sequence[str]) -> Counts:
+    """Transform only, as weather_data runs it: each chunk's landed files read as columns (one pass per
+    feed) and transformed to contract rows; no de-duplication, checks or report, no read-ahead thread."""
+    from forecast_assets.weather.build import CHUNK_DAYS, read_chunk, transform_read
+
+    out = {"rows_out": 0, "raw_rows": 0}
+    for first in range(0, len(partition_keys), CHUNK_DAYS):
+        chunk = transform_read(read_chunk(staging, partition_keys[first : first + CHUNK_DAYS]))
+        out["rows_out"] += len(chunk.rows)
+        out["raw_rows"] += sum(sum(counted.values()) for counted in chunk.raw_rows)
+    return out
+
+
 def transform_today(staging, partition_keys: Sequence[str]) -> Counts:
-    """Transform only, the project's per-partition transforms: read each landed file, transform it."""
+    """Transform only, the project's transforms one partition and feed at a time, from the landed rows
+    decoded as dicts (``read_jsonl``), as section 1 calls them."""
     from bench.transform import project_partition
 
     return _transform(project_partition, staging, partition_keys)

@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PIPELINE = "bench.pipelines:chunked"
 REFERENCE = "bench.pipelines:reference_v1"
-TRANSFORM = "bench.pipelines:transform_today"
+TRANSFORM = "bench.pipelines:transform_columnar"
 TRANSFORM_TODAY = "bench.pipelines:transform_today"
 ROWWISE = "bench.pipelines:transform_rowwise"
 SIZES = ((162, 365), (6, 365))

@@ -135,7 +135,7 @@ def read_chunk(staging: StagingZone, partition_keys: Sequence[str]) -> ReadChunk
 
 
 @dataclass
-class _Chunk:
+class TransformedChunk:
     """A chunk's rows before de-duplication, day after day (each day's rows in feed, file, row order)."""
 
     rows: ContractRows
@@ -150,7 +150,7 @@ class _Chunk:
         return self.rows.frame()
 
 
-def _transform_chunk(read: ReadChunk) -> _Chunk:
+def transform_read(read: ReadChunk) -> TransformedChunk:
     """Every feed's batches of the chunk transformed; rows, rejects and raw counts assigned to their day."""
     n_days = len(read.partition_keys)
     parts, frame_days = [], []
@@ -178,7 +178,7 @@ def _transform_chunk(read: ReadChunk) -> _Chunk:
     order = np.argsort(day_of_row, kind="stable")  # feed-major → day-major, feed order kept within a day
     if len(order) and np.any(np.diff(day_of_row) < 0):
         rows, day_of_row = rows.take(order), day_of_row[order]
-    return _Chunk(rows, day_of_row, rejects, raw_rows, read.raw_rejected)
+    return TransformedChunk(rows, day_of_row, rejects, raw_rows, read.raw_rejected)
 
 
 def _counts(values: pd.Series) -> dict[str, int]:
@@ -205,7 +205,7 @@ def build_read(read: ReadChunk, deduplicate: Deduplicate | None = None) -> dict[
     """:func:`build_days` of a chunk already read (:func:`read_chunk`): transformed, de-duplicated,
     checked, reported."""
     keys = read.partition_keys
-    chunk = _transform_chunk(read)
+    chunk = transform_read(read)
     n_days = len(keys)
     starts = np.searchsorted(chunk.day_of_row, np.arange(n_days + 1))
     if deduplicate is None or deduplicate is standard_deduplicate:
@@ -233,7 +233,7 @@ def build_read(read: ReadChunk, deduplicate: Deduplicate | None = None) -> dict[
 
 
 def _deduplicate_chunk(
-    chunk: _Chunk, starts: np.ndarray
+    chunk: TransformedChunk, starts: np.ndarray
 ) -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[CheckOutcome]]:
     """Each day's kept rows (fresh index) and dropped rows (labels in the day's rows), by one sort of the
     chunk's arrays (``transform.deduplicate`` of each day); each day's ``schema_conformance`` by one
