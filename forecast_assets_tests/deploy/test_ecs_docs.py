@@ -159,22 +159,32 @@ def test_the_documented_grpc_health_check_passes_on_a_live_code_server_and_fails
     check_cmd[0] = shutil.which(check_cmd[0], path=env["PATH"])
     # Nothing listening yet: the check fails (ECS counts it as unhealthy).
     assert subprocess.run(check_cmd, env=env, capture_output=True, timeout=60).returncode != 0
-    server = subprocess.Popen(
-        [shutil.which(server_cmd[0], path=env["PATH"]), *server_cmd[1:]],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # the server's stderr goes to a file: a pipe nobody reads fills up and blocks the server mid-write
+    server_log = tmp_path / "code-server.log"
+    with server_log.open("wb") as log:
+        server = subprocess.Popen(
+            [shutil.which(server_cmd[0], path=env["PATH"]), *server_cmd[1:]],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     try:
         deadline = time.monotonic() + 120  # the documented startPeriod
         while True:
             result = subprocess.run(check_cmd, env=env, capture_output=True, text=True, timeout=60)
             if result.returncode == 0:
                 break
-            assert server.poll() is None, server.stderr.read().decode()[-3000:]
-            assert time.monotonic() < deadline, f"code server not healthy within startPeriod: {result.stderr[-2000:]}"
+            assert server.poll() is None, server_log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, (
+                f"code server not healthy within startPeriod: {result.stderr[-2000:]}\n"
+                f"server log: {server_log.read_text(errors='replace')[-2000:]}"
+            )
             time.sleep(1)  # polling an external process's readiness, as ECS's interval does
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()  # never leave a code server behind
+            server.wait(timeout=30)
