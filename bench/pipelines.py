@@ -23,7 +23,7 @@ Counts = int | Mapping[str, int]
 
 def chunked(staging, partition_keys: Sequence[str]) -> Counts:
     """The project's weather path as the asset runs it: ``built_days`` over the days given (chunks of
-    ``CHUNK_DAYS``: one read, transform, sort and validation per chunk, the next chunk read ahead in a
+    ``days_per_chunk()``: one read, transform, sort and validation per chunk, the next chunk read ahead in a
     thread; every check and the report per day). Give it the whole range (harness ``chunk_days`` 0)."""
     from forecast_assets.weather.build import built_days
 
@@ -64,11 +64,12 @@ def _add(out: dict[str, int], day) -> None:
 def transform_columnar(staging, partition_keys: Sequence[str]) -> Counts:
     """Transform only, as weather_data runs it: each chunk's landed files read as columns (one pass per
     feed) and transformed to contract rows; no de-duplication, checks or report, no read-ahead thread."""
-    from forecast_assets.weather.build import CHUNK_DAYS, read_chunk, transform_read
+    from forecast_assets.weather.build import days_per_chunk, read_chunk, transform_read
 
     out = {"rows_out": 0, "raw_rows": 0}
-    for first in range(0, len(partition_keys), CHUNK_DAYS):
-        chunk = transform_read(read_chunk(staging, partition_keys[first : first + CHUNK_DAYS]))
+    step = days_per_chunk()
+    for first in range(0, len(partition_keys), step):
+        chunk = transform_read(read_chunk(staging, partition_keys[first : first + step]))
         out["rows_out"] += len(chunk.rows)
         out["raw_rows"] += sum(sum(counted.values()) for counted in chunk.raw_rows)
     return out

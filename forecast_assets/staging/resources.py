@@ -120,8 +120,15 @@ class LocalStagingZone(StagingZone):
         description="Folder of the zone; a relative path is resolved against the working directory at use time.",
     )
 
+    #: (working directory, resolved root) of the last resolution: a run reads thousands of keys
+    _resolved_root: tuple[str, Path] | None = PrivateAttr(default=None)
+
     def _root(self) -> Path:
-        return (Path.cwd() / Path(self.root).expanduser()).resolve()
+        cwd = os.getcwd()
+        known = self._resolved_root
+        if known is None or known[0] != cwd:
+            known = self._resolved_root = (cwd, (Path(cwd) / Path(self.root).expanduser()).resolve())
+        return known[1]
 
     def _path(self, key: str) -> Path:
         root = self._root()

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
 import dagster as dg
 import numpy as np
@@ -35,9 +36,17 @@ from forecast_assets.weather.quality import build_quality_report
 from forecast_assets.weather.transform import TRANSFORMS, deduplicated_positions, measured_columns
 from forecast_assets.weather.transform import deduplicate as standard_deduplicate
 
-#: Days built together (one read, transform, sort and validation per chunk): memory grows with it,
-#: not with the range; 7 keeps a 162-station chunk, and the next one read ahead, near 1 GB.
-CHUNK_DAYS = 7
+#: Raw rows a chunk of days aims at (expected from the stations' cadences): memory follows it, not the
+#: range; 200 k rows is 7 days at 162 stations (~0.45 GB a chunk) and about 190 days at the 6 real ones.
+CHUNK_ROWS = 200_000
+
+
+def days_per_chunk(chunk_rows: int = CHUNK_ROWS) -> int:
+    """Days per chunk: as many as hold about ``chunk_rows`` raw rows at every station's cadence."""
+    rows_per_day = sum(timedelta(days=1) / station.cadence for station in STATIONS.values())
+    return max(1, int(chunk_rows // max(rows_per_day, 1.0)))
+
+
 #: Partition D of weather_data reads partition D of every raw feed.
 RAW_PARTITION_MAPPING = dg.IdentityPartitionMapping()
 #: A de-duplication of one day's rows: (kept, dropped), as ``transform.deduplicate``.
@@ -59,10 +68,15 @@ class Day:
 
 def upstream_partition_keys(partition_key: str) -> list[str]:
     """The raw partitions that feed one weather_data partition, per the partition mapping."""
+    return list(_upstream_partition_keys(partition_key))
+
+
+@functools.lru_cache(maxsize=4096)  # asked once per day of every chunk: Dagster's mapping walks the cron schedule
+def _upstream_partition_keys(partition_key: str) -> tuple[str, ...]:
     result = RAW_PARTITION_MAPPING.get_upstream_mapped_partitions_result_for_partitions(
         daily_partitions.subset_with_partition_keys([partition_key]), daily_partitions, daily_partitions
     )
-    return sorted(result.partitions_subset.get_partition_keys())
+    return tuple(sorted(result.partitions_subset.get_partition_keys()))
 
 
 def _station_key(station_id: object) -> str:
@@ -265,10 +279,10 @@ def _deduplicate_chunk(
 def built_days(
     staging: StagingZone,
     partition_keys: Sequence[str],
-    chunk_days: int = CHUNK_DAYS,
+    chunk_days: int | None = None,
     deduplicate: Deduplicate | None = None,
 ) -> Iterator[tuple[str, Day]]:
-    """Each day of ``partition_keys`` built, in order, ``chunk_days`` at a time.
+    """Each day of ``partition_keys`` built, in order, ``chunk_days`` at a time (default: :func:`days_per_chunk`).
 
     While a chunk is transformed and checked, the next one is read in a background thread (its I/O,
     JSON parsing and encoding release the GIL): at most two chunks are held at once. A chunk that
@@ -276,7 +290,7 @@ def built_days(
     failing one are delivered and the error names that day.
     """
     keys = list(partition_keys)
-    step = max(1, chunk_days)
+    step = max(1, days_per_chunk() if chunk_days is None else chunk_days)
     chunks = [keys[first : first + step] for first in range(0, len(keys), step)]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="weather-read-ahead") as reader:
         ahead = reader.submit(read_chunk, staging, chunks[0]) if chunks else None

@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import asdict
+from datetime import timedelta
 
 import pandas as pd
 import pytest
 
 from forecast_assets.staging import LocalStagingZone
 from forecast_assets.staging.layout import raw_landed_key, raw_rejects_key
+from forecast_assets.stations import STATIONS
 from forecast_assets.weather.assets import built_days
-from forecast_assets.weather.build import Day, build_day, build_days
+from forecast_assets.weather.build import CHUNK_ROWS, Day, build_day, build_days, days_per_chunk
 from forecast_assets.weather.landed import LandedColumns
 from forecast_assets.weather.wunderground import READ_FIELDS
 from forecast_assets_tests.weather.test_reference_equivalence import (  # noqa: F401  (fixtures)
@@ -121,3 +123,11 @@ def test_a_consumer_that_stops_early_leaves_no_read_ahead_running(dst_weeks):
     days.close()
     assert first_key == DST_RANGE[0]
     assert not [t for t in threading.enumerate() if t.name.startswith("weather-read-ahead")]
+
+
+def test_a_chunk_holds_about_chunk_rows_raw_rows_whatever_the_stations():
+    rows_per_day = sum(timedelta(days=1) / station.cadence for station in STATIONS.values())
+    days = days_per_chunk()
+    assert days * rows_per_day <= CHUNK_ROWS < (days + 1) * rows_per_day
+    assert days > 7  # the 6 real stations: months per chunk, not a week
+    assert days_per_chunk(chunk_rows=1) == 1
