@@ -75,6 +75,33 @@ def transform_columnar(staging, partition_keys: Sequence[str]) -> Counts:
     return out
 
 
+def parse_only(staging, partition_keys: Sequence[str]) -> Counts:
+    """The floor under any transform of the landed JSONL: each feed's files of a chunk read and parsed by
+    polars into text columns (the fields the transforms read), nothing else: no encoding, conversion,
+    rejects or frames."""
+    import io
+
+    import polars as pl
+
+    from bench.landed_data import RAW_SOURCES, landed_key
+    from forecast_assets.feeds import FEEDS
+    from forecast_assets.weather.build import days_per_chunk
+    from forecast_assets.weather.transform import TRANSFORMS
+
+    out = {"rows_out": 0}  # rows parsed (polars and json.loads count odd lines differently: no raw_rows check)
+    step = days_per_chunk()
+    for first in range(0, len(partition_keys), step):
+        for source in RAW_SOURCES:
+            fields = TRANSFORMS[FEEDS[source].provider].read_fields
+            data = b"".join(staging.read_bytes(landed_key(source, key)) for key in partition_keys[first : first + step])
+            try:
+                rows = pl.read_ndjson(io.BytesIO(data), schema=dict.fromkeys(fields, pl.String)).height
+            except pl.exceptions.PolarsError:  # a file polars refuses (NaN, ...): its lines, as the reader falls back
+                rows = sum(1 for line in data.split(b"\n") if line.strip())
+            out["rows_out"] += rows
+    return out
+
+
 def transform_today(staging, partition_keys: Sequence[str]) -> Counts:
     """Transform only, the project's transforms one partition and feed at a time, from the landed rows
     decoded as dicts (``read_jsonl``), as section 1 calls them."""

@@ -322,11 +322,20 @@ def _scale_section(sc: dict) -> list[str]:
     ]
     if t.get("today"):
         out.append(_scale_row(f"transform today: `{t['today']['pipeline']}`", t["today"]))
+    if t.get("parse_only"):
+        out.append(_scale_row(f"JSON parse only: `{t['parse_only']['pipeline']}`", t["parse_only"]))
     mismatched = [x["pipeline"] for x in sc["runs"] if x.get("raw_rows_match") is False]
     out += [
         "",
         f"Targets ({_size(sc['largest'])}): wall {_mark(sc['wall_met'])}, raw rows/s {_mark(sc['rows_per_s_met'])}, "
         f"peak RSS {_mark(sc['rss_met'])}; vs today {_mark(v.get('met'))}; transform {_mark(t['met'])}."
+        + (
+            f" Parsing the landed JSONL alone (polars, the fields read, as text) is "
+            f"{_f(t['parse_only_ratio'], 1)}× the row-by-row reference's wall: no transform starting from these "
+            "files can pass that ratio."
+            if t.get("parse_only_ratio")
+            else ""
+        )
         + (
             f" Raw rows counted by the pipeline differ from the landed rows: {', '.join(mismatched)}."
             if mismatched

@@ -62,6 +62,8 @@ def test_scale_section_at_tiny_size(tmp_path: Path) -> None:
     assert t["project"]["counts"]["raw_rows"] == t["rowwise"]["counts"]["raw_rows"] == landed
     assert t["project"]["counts"]["rows_out"] == t["rowwise"]["counts"]["rows_out"] > 0
     assert t["ratio"] == pytest.approx(t["rowwise"]["wall_s"] / t["project"]["wall_s"])
+    assert t["parse_only"]["counts"]["rows_out"] >= landed  # polars reads every landed line
+    assert t["parse_only_ratio"] == pytest.approx(t["rowwise"]["wall_s"] / t["parse_only"]["wall_s"])
 
     text = "\n".join(report._scale_summary(result) + report._scale_section(result))
     assert "## 6. Scale" in text and "| 6e |" in text
