@@ -300,7 +300,9 @@ def _scale_section(sc: dict) -> list[str]:
         "`raw/<feed>/<DDMMYY>/<station>.jsonl` per day), so `infoclimat.jsonl` is the one file that can hold many; "
         "one extra in five reports every 5 minutes (WU's cadence), the others every 10, so 162 × 365 lands ~10.2 M "
         "raw rows (~28 k a day). Every figure is one fresh process (`python -m bench.throughput --child`) that "
-        f"imports the pipeline, then calls it on chunks of days; pipeline `{sc['pipeline']}`. Raw rows/s = landed "
+        f"imports the pipeline, then calls it on the days (`chunk days`: days per call); pipeline `{sc['pipeline']}` "
+        "splits them as weather_data does (`days_per_chunk()`: ~200 k expected raw rows, 7 days at 162 stations, "
+        "193 at 6) and reads the next chunk in a thread while it builds one. Raw rows/s = landed "
         "raw rows / wall; peak RSS = the child's `VmHWM` (imports included; `ru_maxrss` would carry the parent's RSS across the fork + exec); CPU s = user + system of the process (the "
         "machine is shared: the 1-minute load average at the start is shown).",
         "",
@@ -343,6 +345,17 @@ def _scale_section(sc: dict) -> list[str]:
         ),
         "",
     ]
+    if t.get("profile"):
+        p = t["profile"]
+        out += [
+            f"Profile of the transform, {_size(p)} (cProfile, top by cumulative time; wall under the profiler "
+            f"{_f(p['wall_s'], 2)} s):",
+            "",
+            "```",
+            p["profile"],
+            "```",
+            "",
+        ]
     if sc.get("profile"):
         p = sc["profile"]
         out += [

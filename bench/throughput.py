@@ -293,8 +293,11 @@ def run(
         result["transform"]["met"],
     ]
     result["met"] = all(f is not False for f in flags)
-    if profile_top and not result["met"]:  # a miss is explained with a profile of one 162-station day
+    scale_met = all(f is not False for f in flags[:4])
+    if profile_top and not scale_met:  # a miss of the 162-station figures: a profile of one 162-station day
         result["profile"] = one(pipeline, sizes[0][0], 1, profile_top)
+    if profile_top and result["transform"]["met"] is False:  # the transform ratio: a profile of the transform
+        result["transform"]["profile"] = one(transform, n, d, profile_top)
     return result
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import uuid
 from abc import abstractmethod
 from collections.abc import Iterable
@@ -132,7 +133,23 @@ class LocalStagingZone(StagingZone):
 
     def _path(self, key: str) -> Path:
         root = self._root()
-        path = (root / PurePosixPath(_check_key(key))).resolve()
+        parts = _check_key(key).split("/")
+        # The root is resolved and the key has no '..': only a symlink among the key's own folders and file
+        # could lead out of the zone. lstat those (a few calls, not a resolve of the whole path); a link found
+        # means resolving the path and checking where it lands.
+        current = str(root)
+        for part in parts:
+            current = f"{current}/{part}"
+            try:
+                mode = os.lstat(current).st_mode
+            except OSError:  # nothing exists below: no link to follow
+                break
+            if stat.S_ISLNK(mode):
+                return self._resolved_inside(root, key)
+        return Path(str(root), *parts)
+
+    def _resolved_inside(self, root: Path, key: str) -> Path:
+        path = (root / PurePosixPath(key)).resolve()
         if not path.is_relative_to(root) or path == root:
             raise ValueError(f"Staging key {key!r} escapes the zone root {root}")
         return path

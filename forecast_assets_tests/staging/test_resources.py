@@ -302,6 +302,21 @@ def test_local_symlink_out_of_root_is_refused(local_zone: LocalStagingZone, tmp_
     assert list(outside.iterdir()) == []
 
 
+def test_local_symlinked_file_out_of_root_is_refused(local_zone: LocalStagingZone, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"not staging data")
+    (tmp_path / "staging" / "raw").mkdir(parents=True)
+    os.symlink(secret, tmp_path / "staging" / "raw" / "day.jsonl")
+    with pytest.raises(ValueError, match="escapes"):
+        local_zone.read_bytes("raw/day.jsonl")
+
+
+def test_local_symlink_within_root_is_followed(local_zone: LocalStagingZone, tmp_path: Path) -> None:
+    local_zone.write_bytes("real/x.jsonl", b"x\n")
+    os.symlink(tmp_path / "staging" / "real", tmp_path / "staging" / "alias")
+    assert local_zone.read_bytes("alias/x.jsonl") == b"x\n"
+
+
 # --- as a Dagster resource ----------------------------------------------------------------------
 
 
