@@ -348,28 +348,22 @@ def _scale_section(sc: dict) -> list[str]:
         "",
     ]
     if t.get("profile"):
-        p = t["profile"]
-        out += [
-            f"Profile of the transform, {_size(p)} (cProfile, top by cumulative time; wall under the profiler "
-            f"{_f(p['wall_s'], 2)} s):",
-            "",
-            "```",
-            p["profile"],
-            "```",
-            "",
-        ]
+        out += _profile_block(f"the transform, {_size(t['profile'])}", t["profile"])
     if sc.get("profile"):
-        p = sc["profile"]
-        out += [
-            f"Profile of one {p['stations']}-station day (cProfile, top by cumulative time; wall under the "
-            f"profiler {_f(p['wall_s'], 2)} s):",
-            "",
-            "```",
-            p["profile"],
-            "```",
-            "",
-        ]
+        out += _profile_block(f"one {sc['profile']['stations']}-station day", sc["profile"])
     return out
+
+
+def _profile_block(what: str, p: dict) -> list[str]:
+    """A measurement's cProfile listing as a fenced block under its caption."""
+    return [
+        f"Profile of {what} (cProfile, top by cumulative time; wall under the profiler {_f(p['wall_s'], 2)} s):",
+        "",
+        "```",
+        p["profile"],
+        "```",
+        "",
+    ]
 
 
 def write(results: dict, out_md: Path, out_json: Path) -> None:
